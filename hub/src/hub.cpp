@@ -15,12 +15,14 @@
 //   away for the last time, and the greenlet that resumes releases the dead
 //   one's stack and the hub's reference to it (after_resume).
 #include <cxxabi.h>
+#include <pthread.h>
 #include <ev.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "context_switch.hpp"
 #include "greenhub/runtime.hpp"
@@ -122,6 +124,20 @@ void GreenletBase::start() {
   Hub& hub = Hub::current();
   hub.attach(this);
   hub.schedule_local(this);
+}
+
+void GreenletBase::start_on(Hub& hub) {
+  if (&hub == tls_hub) {
+    start();
+    return;
+  }
+  std::shared_ptr<GreenletBase> self = shared_from_this();
+  scheduled_start_ = true;
+  hub_ = &hub;
+  hub.post([self] {
+    self->scheduled_start_ = false;
+    self->start();
+  });
 }
 
 void GreenletBase::start_later(Duration delay) {
@@ -317,7 +333,7 @@ void Hub::schedule_local(GreenletBase* g) {
 
 void Hub::schedule_remote(GreenletBase* g) {
   {
-    std::lock_guard<std::mutex> lock(remote_mutex_);
+    std::lock_guard<SpinLock> lock(remote_lock_);
     g->next_ready_ = nullptr;
     if (remote_tail_ != nullptr) remote_tail_->next_ready_ = g;
     else remote_head_ = g;
@@ -328,7 +344,7 @@ void Hub::schedule_remote(GreenletBase* g) {
 
 void Hub::post(std::function<void()> fn) {
   {
-    std::lock_guard<std::mutex> lock(remote_mutex_);
+    std::lock_guard<SpinLock> lock(remote_lock_);
     posted_.push_back(std::move(fn));
   }
   ev_async_send(loop_, &watchers_->async);
@@ -338,7 +354,7 @@ void Hub::drain_remote() {
   GreenletBase* head;
   std::vector<std::function<void()>> posted;
   {
-    std::lock_guard<std::mutex> lock(remote_mutex_);
+    std::lock_guard<SpinLock> lock(remote_lock_);
     head = remote_head_;
     remote_head_ = remote_tail_ = nullptr;
     posted.swap(posted_);
@@ -457,7 +473,7 @@ void Hub::yield() {
 
 bool Hub::nothing_can_wake(bool loop_alive) {
   if (ready_head_ != nullptr || loop_alive) return false;
-  std::lock_guard<std::mutex> lock(remote_mutex_);
+  std::lock_guard<SpinLock> lock(remote_lock_);
   return remote_head_ == nullptr && posted_.empty();
 }
 
@@ -538,7 +554,8 @@ void Hub::remove_external_wait() {
 // ---------------------------------------------------------------------------
 // Creation and destruction
 
-Hub::Hub() : id_(detail::next_hub_id.fetch_add(1)), watchers_(new Watchers) {
+Hub::Hub()
+    : id_(detail::next_hub_id.fetch_add(1)), os_thread_(pthread_self()), watchers_(new Watchers) {
   loop_ = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) | EVFLAG_NOSIGMASK);
   if (loop_ == nullptr) {
     std::fprintf(stderr, "greenhub: cannot create the hub's event loop (epoll): %s\n",
@@ -633,6 +650,14 @@ size_t Hub::default_stack_size() {
 void Hub::set_default_stack_size(size_t bytes) {
   detail::configured_stack_size.store(bytes, std::memory_order_relaxed);
 }
+
+namespace detail {
+thread_local int runtime_thread_scopes = 0;
+}
+
+RuntimeThreadScope::RuntimeThreadScope() { ++detail::runtime_thread_scopes; }
+RuntimeThreadScope::~RuntimeThreadScope() { --detail::runtime_thread_scopes; }
+bool Hub::creating_runtime_thread() { return detail::runtime_thread_scopes > 0; }
 
 GreenletBase& current_greenlet() { return *Hub::current().current_greenlet(); }
 

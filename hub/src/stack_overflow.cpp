@@ -6,7 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
+#include <atomic>
 
 #include "greenhub/runtime.hpp"
 #include "stack_pool.hpp"
@@ -63,14 +63,14 @@ void on_segv(int sig, siginfo_t* info, void* ucontext) {
 }  // namespace
 
 void* install_overflow_detection() {
-  static std::once_flag once;
-  std::call_once(once, [] {
+  static std::atomic<bool> installed{false};
+  if (!installed.exchange(true)) {
     struct sigaction action {};
     action.sa_sigaction = on_segv;
     action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&action.sa_mask);
     sigaction(SIGSEGV, &action, &previous_action);
-  });
+  }
   stack_t current{};
   if (sigaltstack(nullptr, &current) == 0 && !(current.ss_flags & SS_DISABLE)) return nullptr;
   void* mem = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE,

@@ -1,5 +1,7 @@
 #include "stack_pool.hpp"
 
+#include "greenhub/spin_lock.hpp"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -58,7 +60,7 @@ struct StackPool::Impl {
   Impl() { slabs.reserve(kMaxSlabs); }
   static constexpr size_t kMaxSlabs = 16384;
 
-  mutable std::mutex mutex;
+  mutable SpinLock mutex;
   std::vector<SizeClass> classes;
   std::vector<Slab> slabs;
   enum class GuardMode { kUnknown, kGuardRegion, kMprotect, kNone } guard_mode =
@@ -143,7 +145,7 @@ Stack StackPool::allocate(size_t size) {
   size = std::max(size, kMinStackSize);
   size = (size + page - 1) / page * page;
   Impl* p = impl();
-  std::lock_guard<std::mutex> lock(p->mutex);
+  std::lock_guard<SpinLock> lock(p->mutex);
   SizeClass& c = p->class_for(size);
   if (c.free_bases.empty()) p->grow(c);
   void* base = c.free_bases.back();
@@ -156,7 +158,7 @@ Stack StackPool::allocate(size_t size) {
 void StackPool::release(Stack stack) {
   if (stack.base == nullptr) return;
   Impl* p = impl();
-  std::lock_guard<std::mutex> lock(p->mutex);
+  std::lock_guard<SpinLock> lock(p->mutex);
   SizeClass& c = p->class_for(stack.size);
   if (c.touched_free >= kKeepTouchedStacks) {
     madvise(stack.base, stack.size, MADV_DONTNEED);
@@ -185,7 +187,7 @@ bool StackPool::in_guard(const void* addr, size_t* stack_size) const {
 
 size_t StackPool::slab_count() const {
   Impl* p = const_cast<StackPool*>(this)->impl();
-  std::lock_guard<std::mutex> lock(p->mutex);
+  std::lock_guard<SpinLock> lock(p->mutex);
   return p->slabs.size();
 }
 

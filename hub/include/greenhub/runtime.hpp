@@ -40,9 +40,10 @@
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
+
+#include "greenhub/spin_lock.hpp"
 
 struct ev_loop;
 
@@ -110,14 +111,25 @@ class GreenletBase : public std::enable_shared_from_this<GreenletBase> {
   bool started() const { return state_ != State::kNew || scheduled_start_; }
   bool dead() const { return state_ == State::kDead; }
   bool is_main() const { return is_main_; }
+  // The hub's own loop greenlet (never parks; may not wait).
+  bool is_hub() const { return is_hub_; }
+  // A tag owned by whoever creates the greenlet (the preload marks its
+  // green threads with it); 0 for API greenlets.
+  uint8_t tag() const { return tag_; }
+  void set_tag(uint8_t tag) { tag_ = tag; }
 
   // Usable stack bytes; 0 for a hub's main greenlet (the OS thread's stack).
   size_t stack_size() const { return stack_size_; }
+  // Lowest usable stack address once started; nullptr for a main greenlet.
+  void* stack_base() const { return stack_base_; }
   // Must be called before start(); rounded up to whole pages.
   void set_stack_size(size_t bytes);
 
   // Makes the greenlet runnable on the current thread's hub.
   void start();
+  // Makes it runnable on `hub`, from any OS thread (the greenlet then
+  // belongs to that hub).
+  void start_on(Hub& hub);
   // Makes it runnable after a delay (gevent's start_later).
   void start_later(Duration delay);
 
@@ -159,6 +171,7 @@ class GreenletBase : public std::enable_shared_from_this<GreenletBase> {
   bool is_main_ = false;
   bool is_hub_ = false;
   bool scheduled_start_ = false;
+  uint8_t tag_ = 0;
 
   // Context switching.
   void* context_ = nullptr;          // boost::context::detail::fcontext_t
@@ -212,6 +225,8 @@ class Hub {
   std::shared_ptr<GreenletBase> current_ref() const;
   uint64_t id() const { return id_; }
   const HubCounters& counters() const { return counters_; }
+  // The OS thread this hub runs on.
+  unsigned long os_thread() const { return os_thread_; }
 
   // --- parking ---------------------------------------------------------
   // Arms a park of the current greenlet and returns its token.
@@ -250,6 +265,11 @@ class Hub {
   // Every live (started, not finished) greenlet of this hub, main included.
   std::vector<std::shared_ptr<GreenletBase>> live_greenlets() const;
 
+  // Whether the calling OS thread is creating one of the runtime's own
+  // threads (a hub thread, a ThreadPool worker): the preload then lets
+  // pthread_create make a real thread. Use RuntimeThreadScope around it.
+  static bool creating_runtime_thread();
+
   // The default stack size for new greenlets (GREENHUB_STACK_SIZE or 256 KiB).
   static size_t default_stack_size();
   static void set_default_stack_size(size_t bytes);
@@ -278,6 +298,7 @@ class Hub {
   struct Watchers;
 
   uint64_t id_;
+  unsigned long os_thread_ = 0;
   struct ev_loop* loop_ = nullptr;
   std::unique_ptr<Watchers> watchers_;
   GreenletBase* current_ = nullptr;
@@ -293,12 +314,22 @@ class Hub {
   int external_waits_ = 0;
   GreenletBase* live_head_ = nullptr;
 
-  mutable std::mutex remote_mutex_;
+  mutable SpinLock remote_lock_;
   GreenletBase* remote_head_ = nullptr;
   GreenletBase* remote_tail_ = nullptr;
   std::vector<std::function<void()>> posted_;
 
   HubCounters counters_;
+};
+
+// Marks, for its lifetime, that the calling OS thread creates runtime
+// threads (see Hub::creating_runtime_thread).
+class RuntimeThreadScope {
+ public:
+  RuntimeThreadScope();
+  ~RuntimeThreadScope();
+  RuntimeThreadScope(const RuntimeThreadScope&) = delete;
+  RuntimeThreadScope& operator=(const RuntimeThreadScope&) = delete;
 };
 
 // The greenlet running now on this OS thread (the main greenlet if none).

@@ -1,0 +1,51 @@
+// The preload's process runtime: configuration, the hubs, and the one
+// question every shim asks first: may this call wait green?
+//
+// How it works
+//   At start-up (the preload's constructor, on the main thread), hub 0 is
+//   created on the main thread, so that main() runs as hub 0's main
+//   greenlet, and GREENHUB_HUBS-1 more hubs are started, each an OS thread
+//   running its hub loop forever. New green threads are placed round-robin
+//   over the hubs (documented policy) and stay on their hub for life; what
+//   wakes them from another hub goes through that hub's remote queue.
+//
+//   green_hub() answers "may the calling context park?": it returns the
+//   hub to park on for main() and green threads (and, with
+//   GREENHUB_GREEN_THREADS=0, for any thread the program created), and
+//   nullptr for every other context: threads libc or the runtime made
+//   itself, a hub's own loop, and anything before start-up. A nullptr means
+//   the call goes straight to libc, with libc's semantics.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "greenhub/runtime.hpp"
+
+namespace greenhub::preload {
+
+struct Config {
+  size_t hubs = 1;              // GREENHUB_HUBS
+  bool green_threads = true;    // GREENHUB_GREEN_THREADS
+  size_t stack_size = 0;        // GREENHUB_STACK_SIZE (0: the hub's default)
+};
+
+const Config& config();
+bool initialized();
+
+// The hub the calling context may park on, or nullptr (go to libc).
+Hub* green_hub();
+
+// A new green thread's hub (round-robin over the hubs).
+Hub& hub_for_new_thread();
+size_t hub_count();
+
+// Marks the calling OS thread as created by the program (used when
+// GREENHUB_GREEN_THREADS=0: such threads get a hub of their own on demand).
+void mark_program_thread();
+
+// Identifies the calling thread for mutex ownership: a green thread's id
+// (bit 30 set) or the kernel tid of a real thread.
+uint32_t current_owner_id();
+
+}  // namespace greenhub::preload
