@@ -62,6 +62,28 @@ int join_green(const std::shared_ptr<GreenThread>& thread, void** result,
   return thread->join(result, deadline, try_only);
 }
 
+// glibc's timed joins retry their futex wait on every error but a timeout:
+// an invalid clock or nanosecond field makes them wait until the thread
+// ends. Same here.
+int timed_join_green(const std::shared_ptr<GreenThread>& thread, void** result, clockid_t clock,
+                     const struct timespec* abstime) {
+  if (abstime == nullptr || !valid_timespec(*abstime) ||
+      (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)) {
+    return join_green(thread, result, nullptr, false);
+  }
+  AbsDeadline deadline = AbsDeadline::at(clock, *abstime);
+  return join_green(thread, result, &deadline, false);
+}
+
+// A handle that is no green thread of ours: libc's if it looks like a real
+// thread descriptor (glibc's TCB header points at itself at offset 16),
+// else a green thread that is gone (ESRCH), instead of letting libc read a
+// freed GreenThread as a descriptor.
+bool looks_like_real_thread(pthread_t handle) {
+  const auto* words = reinterpret_cast<const uintptr_t*>(handle);
+  return handle != 0 && words[2] == handle;
+}
+
 }  // namespace
 
 extern "C" {
@@ -101,38 +123,32 @@ int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)
 
 int pthread_join(pthread_t thread, void** result) {
   if (auto t = GreenThread::find(thread)) return join_green(t, result, nullptr, false);
+  if (!looks_like_real_thread(thread)) return ESRCH;
   return GREENHUB_REAL(pthread_join)(thread, result);
 }
 
 int pthread_tryjoin_np(pthread_t thread, void** result) {
   if (auto t = GreenThread::find(thread)) return join_green(t, result, nullptr, true);
+  if (!looks_like_real_thread(thread)) return ESRCH;
   return GREENHUB_REAL(pthread_tryjoin_np)(thread, result);
 }
 
 int pthread_timedjoin_np(pthread_t thread, void** result, const struct timespec* abstime) {
-  if (auto t = GreenThread::find(thread)) {
-    if (abstime == nullptr) return join_green(t, result, nullptr, false);
-    if (!valid_timespec(*abstime)) return EINVAL;
-    AbsDeadline deadline = AbsDeadline::at(CLOCK_REALTIME, *abstime);
-    return join_green(t, result, &deadline, false);
-  }
+  if (auto t = GreenThread::find(thread)) return timed_join_green(t, result, CLOCK_REALTIME, abstime);
+  if (!looks_like_real_thread(thread)) return ESRCH;
   return GREENHUB_REAL(pthread_timedjoin_np)(thread, result, abstime);
 }
 
 int pthread_clockjoin_np(pthread_t thread, void** result, clockid_t clock,
                          const struct timespec* abstime) {
-  if (auto t = GreenThread::find(thread)) {
-    if (abstime == nullptr) return join_green(t, result, nullptr, false);
-    if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) return EINVAL;
-    if (!valid_timespec(*abstime)) return EINVAL;
-    AbsDeadline deadline = AbsDeadline::at(clock, *abstime);
-    return join_green(t, result, &deadline, false);
-  }
+  if (auto t = GreenThread::find(thread)) return timed_join_green(t, result, clock, abstime);
+  if (!looks_like_real_thread(thread)) return ESRCH;
   return GREENHUB_REAL(pthread_clockjoin_np)(thread, result, clock, abstime);
 }
 
 int pthread_detach(pthread_t thread) {
   if (auto t = GreenThread::find(thread)) return t->detach();
+  if (!looks_like_real_thread(thread)) return ESRCH;
   return GREENHUB_REAL(pthread_detach)(thread);
 }
 
@@ -157,6 +173,7 @@ int pthread_cancel(pthread_t thread) {
     Hub::interrupt(t.get());
     return 0;
   }
+  if (!looks_like_real_thread(thread)) return ESRCH;
   return GREENHUB_REAL(pthread_cancel)(thread);
 }
 
@@ -223,6 +240,7 @@ int pthread_setname_np(pthread_t thread, const char* name) {
     std::memcpy(t->thread_name, name, len + 1);
     return 0;
   }
+  if (!looks_like_real_thread(thread)) return ESRCH;
   return GREENHUB_REAL(pthread_setname_np)(thread, name);
 }
 
@@ -233,6 +251,7 @@ int pthread_getname_np(pthread_t thread, char* buf, size_t len) {
     std::memcpy(buf, t->thread_name, need);
     return 0;
   }
+  if (!looks_like_real_thread(thread)) return ESRCH;
   return GREENHUB_REAL(pthread_getname_np)(thread, buf, len);
 }
 
@@ -246,6 +265,7 @@ int pthread_getattr_np(pthread_t thread, pthread_attr_t* attr) {
     pthread_attr_setguardsize(attr, t->guard_size);
     return 0;
   }
+  if (!looks_like_real_thread(thread)) return ESRCH;
   return GREENHUB_REAL(pthread_getattr_np)(thread, attr);
 }
 
@@ -259,6 +279,7 @@ int pthread_kill(pthread_t thread, int sig) {
     if (hub == nullptr) return 0;
     return GREENHUB_REAL(pthread_kill)(static_cast<pthread_t>(hub->os_thread()), sig);
   }
+  if (!looks_like_real_thread(thread)) return ESRCH;
   return GREENHUB_REAL(pthread_kill)(thread, sig);
 }
 

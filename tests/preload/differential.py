@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""Runs a fixture natively and under the preload and compares what it did.
+
+    differential.py --preload LIB [--hubs N ...] [--stdin TEXT] [--env K=V ...]
+                    [--timeout S] -- PROGRAM [ARGS...]
+
+The fixture's stdout and exit status (or terminating signal) must be equal
+natively and under LD_PRELOAD=LIB, for each GREENHUB_HUBS value given
+(default: 1 and 2). stderr is shown on failure but not compared, since the
+preload may report there (the blocking monitor). Exit 0 when all runs match.
+"""
+import argparse
+import difflib
+import os
+import subprocess
+import sys
+
+
+def run(cmd, env, stdin, timeout):
+    try:
+        p = subprocess.run(cmd, env=env, input=stdin, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        return ('timeout', e.stdout or b'', e.stderr or b'')
+    return (p.returncode, p.stdout, p.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--preload', required=True)
+    ap.add_argument('--hubs', action='append', type=int)
+    ap.add_argument('--env', action='append', default=[])
+    ap.add_argument('--stdin', default=None)
+    ap.add_argument('--timeout', type=float, default=60)
+    ap.add_argument('cmd', nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    cmd = a.cmd[1:] if a.cmd and a.cmd[0] == '--' else a.cmd
+    stdin = a.stdin.encode() if a.stdin is not None else b''
+    base = dict(os.environ)
+    base.pop('LD_PRELOAD', None)
+    for kv in a.env:
+        k, v = kv.split('=', 1)
+        base[k] = v
+    native = run(cmd, base, stdin, a.timeout)
+    ok = True
+    for hubs in a.hubs or [1, 2]:
+        env = dict(base, LD_PRELOAD=os.path.abspath(a.preload), GREENHUB_HUBS=str(hubs))
+        green = run(cmd, env, stdin, a.timeout)
+        if green[0] != native[0] or green[1] != native[1]:
+            ok = False
+            print(f'MISMATCH with GREENHUB_HUBS={hubs}: native status {native[0]}, '
+                  f'green status {green[0]}')
+            diff = difflib.unified_diff(native[1].decode(errors='replace').splitlines(),
+                                        green[1].decode(errors='replace').splitlines(),
+                                        'native', 'green', lineterm='')
+            print('\n'.join(diff))
+            print('--- green stderr:\n' + green[2].decode(errors='replace')[-4000:])
+        else:
+            print(f'GREENHUB_HUBS={hubs}: same output ({len(native[1])} bytes) and status {native[0]}')
+    if native[0] == 'timeout':
+        print('the native run timed out: the fixture itself is broken')
+        ok = False
+    print('--- native stderr:\n' + native[2].decode(errors='replace')[-2000:])
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
