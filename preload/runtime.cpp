@@ -32,6 +32,7 @@ struct HubThreadStart {
 
 void* hub_thread_main(void* raw) {
   auto* start = static_cast<HubThreadStart*>(raw);
+  Hub::persist_current();
   Hub& hub = Hub::current();
   hub.set_keep_alive(true);
   // Process-directed signals go to the main thread, as in a program whose
@@ -79,6 +80,7 @@ __attribute__((constructor(101))) void initialize_preload() {
   the_config = read_config_from_environment();
   if (the_config.stack_size != 0) Hub::set_default_stack_size(the_config.stack_size);
   hubs = new std::vector<Hub*>();
+  Hub::persist_current();
   Hub& main_hub = Hub::current();
   main_hub.set_keep_alive(true);
   hubs->push_back(&main_hub);

@@ -551,6 +551,50 @@ void Hub::remove_external_wait() {
   ev_unref(loop_);
 }
 
+void Hub::reset_in_forked_child() {
+  GreenletBase* survivor = current_;
+  // Another thread may have held the lock, or been halfway through a
+  // push, when fork() copied the process: start over (the old vector is
+  // leaked, not destroyed).
+  remote_lock_.unlock();
+  remote_head_ = remote_tail_ = nullptr;
+  new (&posted_) std::vector<std::function<void()>>();
+  ready_head_ = ready_tail_ = nullptr;
+  external_waits_ = 0;
+
+  // A stale park word (sequence moved on, not armed) makes every token of
+  // a forgotten greenlet a no-op for wake() and interrupt().
+  auto forget = [](GreenletBase* g) {
+    uint64_t word = g->park_word_.load(std::memory_order_relaxed);
+    g->park_word_.store(((word >> 1) + 1) << 1, std::memory_order_relaxed);
+  };
+  if (main_.get() != survivor) forget(main_.get());
+  for (GreenletBase* g = live_head_; g != nullptr;) {
+    GreenletBase* next = g->live_next_;
+    if (g != survivor) {
+      forget(g);
+      detach(g);
+      // The hub's reference is leaked on purpose: the greenlet's stack
+      // holds watchers of the abandoned loop and is never reused.
+      new (&g->self_ref_) std::shared_ptr<GreenletBase>();
+    }
+    g = next;
+  }
+
+  loop_ = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) | EVFLAG_NOSIGMASK);
+  if (loop_ == nullptr) {
+    std::fprintf(stderr, "greenhub: cannot create the hub's event loop (epoll) after fork: %s\n",
+                 std::strerror(errno));
+    std::abort();
+  }
+  (void)watchers_.release();  // still registered with the abandoned loop
+  watchers_.reset(new Watchers);
+  ev_async_init(&watchers_->async, &detail::HubAccess::on_async);
+  ev_async_start(loop_, &watchers_->async);
+  ev_unref(loop_);
+  if (keep_alive_) ev_ref(loop_);
+}
+
 // ---------------------------------------------------------------------------
 // Creation and destruction
 
@@ -616,6 +660,11 @@ Hub& Hub::current() {
 }
 
 Hub* Hub::current_if_exists() { return tls_hub; }
+
+void Hub::persist_current() {
+  current();
+  detail::tls_hub_owner.hub = nullptr;
+}
 
 std::shared_ptr<GreenletBase> Hub::current_ref() const { return current_->shared_from_this(); }
 

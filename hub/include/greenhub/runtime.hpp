@@ -253,10 +253,24 @@ class Hub {
   void stop_forever_loop();
   // A hub kept alive never reports kBlockedForever (the preload's hubs).
   void set_keep_alive(bool keep_alive);
+  // The calling thread's hub outlives the thread: it is not destroyed at
+  // thread exit (the preload's hubs, which other threads may still wake
+  // while the process exits).
+  static void persist_current();
   // Marks an expected wake from another thread (ThreadPool): while at least
   // one is outstanding the hub does not report kBlockedForever.
   void add_external_wait();
   void remove_external_wait();
+
+  // In a child made by fork(), on the forking OS thread: the current
+  // greenlet becomes this hub's only greenlet, as the forking thread is the
+  // child's only thread. Every other greenlet (the main greenlet too, unless
+  // it is the current one) is forgotten: never woken, never resumed, its
+  // stack left as it is. The hub gets a fresh libev loop (the old one, whose
+  // watchers live on the forgotten greenlets' stacks, is abandoned, its
+  // close-on-exec descriptors left open), an empty ready queue and an empty
+  // remote queue (whose lock another thread may have held at fork time).
+  void reset_in_forked_child();
 
   // Runs `fn` on this hub's thread soon (in the hub greenlet; must not
   // block). Thread-safe.
