@@ -11,6 +11,7 @@
 #include "deadline.hpp"
 #include "greenhub/spin_lock.hpp"
 #include "parking_lot.hpp"
+#include "process_exit.hpp"
 #include "runtime.hpp"
 #include "thread_keys.hpp"
 
@@ -31,9 +32,12 @@ struct Registry {
   std::unordered_map<pthread_t, std::shared_ptr<GreenThread>> threads;
 };
 
+Registry* the_registry = nullptr;
+
 Registry& registry() {
-  static Registry* r = new Registry();  // never destroyed: used during exit
-  return *r;
+  static Registry* r = the_registry = new Registry();  // never destroyed: used during exit
+  (void)r;
+  return *the_registry;
 }
 
 // The exception class of a green thread's exit unwind ("GHUBEXIT").
@@ -130,6 +134,7 @@ void GreenThread::finished(std::exception_ptr error) {
     }
   }
   ParkingLot::unpark_all(&finished_word_);
+  exit_process_if_last_thread();
 }
 
 int GreenThread::join(void** result, const AbsDeadline* deadline, bool try_only) {
@@ -215,6 +220,17 @@ void GreenThread::unwind_to(void* target) {
   _Unwind_ForcedUnwind(&unwind_exception_, unwind_stop, target);
   // Only reached if the unwinder failed outright: land directly.
   siglongjmp(*reinterpret_cast<sigjmp_buf*>(target), 1);
+}
+
+void GreenThread::forget_all_but(GreenThread* survivor) {
+  registry();
+  // The parent's map may have been halfway through an update: leaked.
+  auto* fresh = new Registry();
+  if (survivor != nullptr) {
+    fresh->threads[survivor->handle()] =
+        std::static_pointer_cast<GreenThread>(survivor->shared_from_this());
+  }
+  the_registry = fresh;
 }
 
 bool GreenThread::cancel_requested() const {

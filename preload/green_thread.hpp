@@ -61,6 +61,9 @@ class GreenThread final : public GreenletBase {
   // The green thread behind a handle, or nullptr if it is not one of ours.
   static std::shared_ptr<GreenThread> find(pthread_t handle);
   static size_t live_count();
+  // In a child made by fork(): the registry holds `survivor` (the forking
+  // green thread, or nullptr) alone; every other thread does not exist.
+  static void forget_all_but(GreenThread* survivor);
 
   // Registers a freshly created thread (joinable or detached).
   static void register_thread(const std::shared_ptr<GreenThread>& thread, bool detached);

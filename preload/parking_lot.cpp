@@ -130,4 +130,11 @@ size_t ParkingLot::unpark_some(const void* address, size_t count) {
 
 bool ParkingLot::unpark_one(const void* address) { return unpark_some(address, 1) == 1; }
 
+void ParkingLot::reset_in_forked_child() {
+  for (Bucket& bucket : buckets) {
+    bucket.lock.unlock();
+    bucket.head = bucket.tail = nullptr;
+  }
+}
+
 }  // namespace greenhub::preload

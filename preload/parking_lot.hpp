@@ -53,6 +53,12 @@ class ParkingLot {
   static size_t unpark_some(const void* address, size_t count);
   static size_t unpark_all(const void* address) { return unpark_some(address, SIZE_MAX); }
 
+  // In a child made by fork(): every waiter belonged to a thread that does
+  // not exist there (the forking thread was running, not parked), and a
+  // bucket lock may have been held by one: all buckets become empty and
+  // unlocked.
+  static void reset_in_forked_child();
+
  private:
   static ParkResult park_impl(const void* address, bool (*validate)(void*), void* ctx,
                               const AbsDeadline& deadline);

@@ -19,6 +19,7 @@
 #include "green_thread.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
+#include "signal_interrupt.hpp"
 
 using namespace greenhub;
 using namespace greenhub::preload;
@@ -83,6 +84,9 @@ bool looks_like_real_thread(pthread_t handle) {
   const auto* words = reinterpret_cast<const uintptr_t*>(handle);
   return handle != 0 && words[2] == handle;
 }
+
+// glibc's two internal signals (SIGCANCEL, SIGSETXID): EINVAL from pthread_kill.
+bool is_internal_signal(int sig) { return sig == 32 || sig == 33; }
 
 }  // namespace
 
@@ -269,19 +273,43 @@ int pthread_getattr_np(pthread_t thread, pthread_attr_t* attr) {
   return GREENHUB_REAL(pthread_getattr_np)(thread, attr);
 }
 
+// Signals are per OS thread; see signal_interrupt.hpp for how a signal
+// sent to a green thread is delivered (README: "What is not per green
+// thread").
 int pthread_kill(pthread_t thread, int sig) {
   if (auto t = GreenThread::find(thread)) {
-    if (sig < 0 || sig >= NSIG) return EINVAL;
-    if (sig == 0) return 0;
-    // Signals are per OS thread: deliver to the hub thread the green thread
-    // lives on (documented).
-    Hub* hub = t->hub();
-    if (hub == nullptr) return 0;
-    return GREENHUB_REAL(pthread_kill)(static_cast<pthread_t>(hub->os_thread()), sig);
+    if (sig < 0 || sig >= NSIG || is_internal_signal(sig)) return EINVAL;
+    if (sig == 0 || t->dead()) return 0;
+    if (t.get() == GreenThread::current()) return raise_on_this_thread(sig);
+    deliver_signal_to_green_thread(t.get(), sig);
+    return 0;
   }
   if (!looks_like_real_thread(thread)) return ESRCH;
   return GREENHUB_REAL(pthread_kill)(thread, sig);
 }
+
+int pthread_sigqueue(pthread_t thread, int sig, const union sigval value) noexcept {
+  if (auto t = GreenThread::find(thread)) {
+    if (sig < 0 || sig >= NSIG || is_internal_signal(sig)) return EINVAL;
+    if (sig == 0 || t->dead()) return 0;
+    if (t.get() == GreenThread::current()) return raise_on_this_thread(sig, &value);
+    deliver_signal_to_green_thread(t.get(), sig, &value);
+    return 0;
+  }
+  if (!looks_like_real_thread(thread)) return ESRCH;
+  return GREENHUB_REAL(pthread_sigqueue)(thread, sig, value);
+}
+
+// raise() from a green thread is a signal to that green thread.
+int raise(int sig) noexcept {
+  if (GreenThread::current() == nullptr) return GREENHUB_REAL(raise)(sig);
+  const int rc = raise_on_this_thread(sig);
+  if (rc == 0) return 0;
+  errno = rc;
+  return -1;
+}
+
+int gsignal(int sig) noexcept { return raise(sig); }
 
 // --- yielding ---------------------------------------------------------------
 

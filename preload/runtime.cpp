@@ -6,9 +6,11 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <vector>
 
 #include "green_thread.hpp"
+#include "greenhub/spin_lock.hpp"
 #include "raw_syscall.hpp"
 #include "real.hpp"
 
@@ -24,6 +26,12 @@ std::vector<Hub*>* hubs = nullptr;  // hub i runs on OS thread i (0: main)
 std::atomic<size_t> next_hub{0};
 thread_local bool program_thread = false;
 thread_local uint32_t cached_tid = 0;
+thread_local bool runtime_hub_thread = false;
+// Set in a child made by vfork() or _Fork(): everything goes to libc.
+std::atomic<bool> runtime_disabled{false};
+// Hub threads a forked child still has to start (on its first green thread).
+std::atomic<size_t> hub_threads_to_restart{0};
+SpinLock restart_lock;
 
 struct HubThreadStart {
   Hub* hub = nullptr;
@@ -35,11 +43,11 @@ void* hub_thread_main(void* raw) {
   Hub::persist_current();
   Hub& hub = Hub::current();
   hub.set_keep_alive(true);
+  runtime_hub_thread = true;
   // Process-directed signals go to the main thread, as in a program whose
   // only threads are green: hub threads block the asynchronous ones.
   sigset_t async_signals;
-  sigfillset(&async_signals);
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT}) sigdelset(&async_signals, sig);
+  hub_thread_blocked_signals(&async_signals);
   GREENHUB_REAL(pthread_sigmask)(SIG_BLOCK, &async_signals, nullptr);
   start->hub = &hub;
   start->ready.store(1, std::memory_order_release);
@@ -97,6 +105,7 @@ const Config& config() { return the_config; }
 bool initialized() { return ready.load(std::memory_order_acquire); }
 
 Hub* green_hub() {
+  if (runtime_disabled.load(std::memory_order_relaxed)) return nullptr;
   Hub* hub = Hub::current_if_exists();
   if (hub == nullptr) {
     if (program_thread && initialized()) {
@@ -112,6 +121,15 @@ Hub* green_hub() {
 }
 
 Hub& hub_for_new_thread() {
+  if (hub_threads_to_restart.load(std::memory_order_acquire) != 0) {
+    std::lock_guard<SpinLock> lock(restart_lock);
+    if (size_t n = hub_threads_to_restart.load(std::memory_order_relaxed); n != 0) {
+      auto* restarted = new std::vector<Hub*>(*hubs);
+      for (size_t i = 1; i <= n; ++i) restarted->push_back(start_hub_thread(i));
+      hubs = restarted;  // the previous vector is leaked: readers may hold it
+      hub_threads_to_restart.store(0, std::memory_order_release);
+    }
+  }
   size_t n = hubs->size();
   return *(*hubs)[next_hub.fetch_add(1, std::memory_order_relaxed) % n];
 }
@@ -119,6 +137,31 @@ Hub& hub_for_new_thread() {
 size_t hub_count() { return hubs != nullptr ? hubs->size() : 0; }
 
 void mark_program_thread() { program_thread = true; }
+
+Hub* main_hub() { return hubs != nullptr && !hubs->empty() ? (*hubs)[0] : nullptr; }
+
+bool on_runtime_hub_thread() { return runtime_hub_thread; }
+
+void hub_thread_blocked_signals(sigset_t* set) {
+  sigfillset(set);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT}) sigdelset(set, sig);
+}
+
+void restart_hubs_in_forked_child(Hub* survivor) {
+  restart_lock.unlock();
+  cached_tid = 0;
+  runtime_hub_thread = false;  // the forking thread is now the process's main thread
+  hubs = new std::vector<Hub*>{survivor};  // the parent's list is leaked
+  next_hub.store(0, std::memory_order_relaxed);
+  hub_threads_to_restart.store(the_config.green_threads ? the_config.hubs - 1 : 0,
+                               std::memory_order_release);
+}
+
+void disable_runtime_in_forked_child() {
+  cached_tid = 0;
+  runtime_hub_thread = false;
+  runtime_disabled.store(true, std::memory_order_relaxed);
+}
 
 uint32_t current_owner_id() {
   if (GreenThread* t = GreenThread::current()) return t->owner_id();

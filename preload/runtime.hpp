@@ -17,6 +17,8 @@
 //   the call goes straight to libc, with libc's semantics.
 #pragma once
 
+#include <signal.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -43,6 +45,28 @@ size_t hub_count();
 // Marks the calling OS thread as created by the program (used when
 // GREENHUB_GREEN_THREADS=0: such threads get a hub of their own on demand).
 void mark_program_thread();
+
+// Hub 0, the main thread's (nullptr before start-up).
+Hub* main_hub();
+
+// Whether the calling OS thread is one of the runtime's hub threads (hubs
+// 1..N-1), which block the asynchronous signals listed by
+// hub_thread_blocked_signals() so that process-directed signals go to the
+// main thread.
+bool on_runtime_hub_thread();
+void hub_thread_blocked_signals(sigset_t* set);
+
+// In a child made by fork(), on the forking thread: the process's hubs are
+// `survivor` (the forking thread's hub) alone; the other GREENHUB_HUBS-1 hub
+// threads are started again when the child first creates a green thread,
+// so that a child that only execs pays for no thread. The forking thread
+// stops counting as a runtime hub thread (set its signal mask first).
+void restart_hubs_in_forked_child(Hub* survivor);
+
+// In a child made by vfork() or _Fork() (which may only call
+// async-signal-safe functions): the runtime is off, every call goes
+// straight to libc.
+void disable_runtime_in_forked_child();
 
 // Identifies the calling thread for mutex ownership: a green thread's id
 // (bit 30 set) or the kernel tid of a real thread.

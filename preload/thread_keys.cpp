@@ -65,6 +65,8 @@ void run_specific_destructors(std::vector<SpecificSlot>& slots) {
   slots.shrink_to_fit();
 }
 
+void reset_thread_keys_in_forked_child() { keys_lock.unlock(); }
+
 }  // namespace greenhub::preload
 
 using namespace greenhub::preload;

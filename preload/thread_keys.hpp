@@ -19,4 +19,9 @@ namespace greenhub::preload {
 
 void run_specific_destructors(std::vector<SpecificSlot>& slots);
 
+// In a child made by fork(): the key table's lock may have been held by a
+// thread that does not exist there (its updates are single atomic stores,
+// so the table itself is consistent).
+void reset_thread_keys_in_forked_child();
+
 }  // namespace greenhub::preload

@@ -551,6 +551,10 @@ void Hub::remove_external_wait() {
   ev_unref(loop_);
 }
 
+void Hub::lock_for_fork() { detail::StackPool::instance().lock_for_fork(); }
+
+void Hub::unlock_after_fork() { detail::StackPool::instance().unlock_after_fork(); }
+
 void Hub::reset_in_forked_child() {
   GreenletBase* survivor = current_;
   // Another thread may have held the lock, or been halfway through a

@@ -13,6 +13,10 @@
 #include <mutex>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
@@ -157,6 +161,11 @@ Stack StackPool::allocate(size_t size) {
 
 void StackPool::release(Stack stack) {
   if (stack.base == nullptr) return;
+#if defined(__SANITIZE_ADDRESS__)
+  // Frames that never returned (the greenlets a destroyed hub discards
+  // without unwinding) leave poisoned redzones: the next owner starts clean.
+  __asan_unpoison_memory_region(stack.base, stack.size);
+#endif
   Impl* p = impl();
   std::lock_guard<SpinLock> lock(p->mutex);
   SizeClass& c = p->class_for(stack.size);
@@ -190,5 +199,9 @@ size_t StackPool::slab_count() const {
   std::lock_guard<SpinLock> lock(p->mutex);
   return p->slabs.size();
 }
+
+void StackPool::lock_for_fork() { impl()->mutex.lock(); }
+
+void StackPool::unlock_after_fork() { impl()->mutex.unlock(); }
 
 }  // namespace greenhub::detail

@@ -53,6 +53,13 @@ class StackPool {
 
   size_t slab_count() const;
 
+  // Around fork(): the pool's lock is taken by the prepare handler and
+  // released in the parent and in the child, so that the child never
+  // inherits it held by a thread that does not exist there, nor the free
+  // lists half-updated.
+  void lock_for_fork();
+  void unlock_after_fork();
+
  private:
   StackPool() = default;
   struct Impl;

@@ -271,6 +271,11 @@ class Hub {
   // close-on-exec descriptors left open), an empty ready queue and an empty
   // remote queue (whose lock another thread may have held at fork time).
   void reset_in_forked_child();
+  // Around fork(): takes (in the prepare handler) and releases (in the
+  // parent and child handlers) the locks of the runtime's process-wide
+  // state (the stack pool), so that the child inherits it consistent.
+  static void lock_for_fork();
+  static void unlock_after_fork();
 
   // Runs `fn` on this hub's thread soon (in the hub greenlet; must not
   // block). Thread-safe.

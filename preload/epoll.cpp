@@ -1,0 +1,156 @@
+// A green thread's own epoll instances: epoll_create, epoll_create1,
+// epoll_ctl, epoll_wait, epoll_pwait, epoll_pwait2.
+//
+// How it works
+//   The program's epoll instance is a descriptor like any other to the
+//   hub: a green epoll_wait probes it (epoll_wait with a zero timeout; with
+//   the caller's signal mask for epoll_pwait and epoll_pwait2), and if no
+//   event is ready parks until the instance becomes readable
+//   (netpoll.hpp), the deadline passes or a signal handler runs (EINTR;
+//   never restarted), then probes again. At the deadline it returns the
+//   last probe, as the kernel's final check does. epoll_ctl and the
+//   instance's own semantics (dup'd descriptors stay registered after the
+//   original is closed, EPERM for regular files, EPOLLET, EPOLLONESHOT...)
+//   are the kernel's: those calls go to libc.
+//
+//   A thread still waiting when the program closes the instance keeps
+//   waiting on it (netpoll.hpp: a private duplicate), as the kernel's
+//   blocked epoll_wait keeps its file.
+#include <signal.h>
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+
+#include "deadline.hpp"
+#include "fd_table.hpp"
+#include "green_io.hpp"
+#include "netpoll.hpp"
+#include "program_memory.hpp"
+#include "real.hpp"
+#include "runtime.hpp"
+
+using namespace greenhub;
+using namespace greenhub::preload;
+
+namespace {
+
+int green_epoll_wait(Hub& hub, int epfd, epoll_event* events, int max, const AbsDeadline& deadline,
+                     const sigset_t* sigmask) {
+  auto probe = [&](int fd) {
+    if (sigmask == nullptr) return GREENHUB_REAL(epoll_wait)(fd, events, max, 0);
+    return GREENHUB_REAL(epoll_pwait)(fd, events, max, 0, sigmask);
+  };
+  if (FdTable::is_private(epfd)) {
+    errno = EBADF;
+    return -1;
+  }
+  int n = probe(epfd);
+  if (n != 0) return n;  // events, or the kernel's error (EBADF, EINVAL, EFAULT, EINTR)
+  ErrnoKeeper keep;
+  FdWaitSet set(1);
+  set.add(epfd, EPOLLIN);
+  GreenletBase* g = hub.current_greenlet();
+  const char* previous = g->waiting_on();
+  for (;;) {
+    if (deadline.expired()) break;
+    g->set_waiting_on("epoll_wait");
+    FdWaitSet::Result r = set.park(hub, deadline, FdWaitSet::Signals::kAnyHandler);
+    g->set_waiting_on(previous);
+    switch (r) {
+      case FdWaitSet::Result::kSignaled:
+        errno = EINTR;
+        return -1;
+      case FdWaitSet::Result::kUnpollable: {
+        // Nested too deep for the hub's poller (ELOOP): wait in libc.
+        int64_t ns = deadline.infinite ? -1 : std::max<int64_t>(deadline.remaining_ns(), 0);
+        int ms = ns < 0 ? -1 : static_cast<int>(std::min<int64_t>((ns + 999999) / 1000000, INT_MAX));
+        return GREENHUB_REAL(epoll_pwait)(set.fd(0), events, max, ms, sigmask);
+      }
+      case FdWaitSet::Result::kTimedOut:
+        break;
+      case FdWaitSet::Result::kWoken:
+      case FdWaitSet::Result::kInterrupted:
+      case FdWaitSet::Result::kClosed:
+        cancellation_point();
+        n = probe(set.fd(0));
+        if (n > 0) return keep.success(n);
+        if (n < 0) return n;
+        continue;
+    }
+    break;
+  }
+  n = probe(set.fd(0));
+  return n >= 0 ? keep.success(n) : n;
+}
+
+AbsDeadline deadline_from_ms(int timeout) {
+  return timeout < 0 ? AbsDeadline::never() : AbsDeadline::after_ns(static_cast<int64_t>(timeout) * 1000000);
+}
+
+}  // namespace
+
+extern "C" {
+
+int epoll_create(int size) noexcept {
+  int fd = GREENHUB_REAL(epoll_create)(size);
+  if (fd >= 0) FdTable::created(fd, FdKind::kAnon, 0, false, 0);
+  return fd;
+}
+
+int epoll_create1(int flags) noexcept {
+  int fd = GREENHUB_REAL(epoll_create1)(flags);
+  if (fd >= 0) FdTable::created(fd, FdKind::kAnon, 0, false, 0);
+  return fd;
+}
+
+// The hub's own libev loop calls this too (it watches the pollers' private
+// instances): only the program's instances are checked.
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event* event) noexcept {
+  if (FdTable::is_private(epfd)) {
+    errno = EBADF;
+    return -1;
+  }
+  return GREENHUB_REAL(epoll_ctl)(epfd, op, fd, event);
+}
+
+int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
+  Hub* hub = green_hub();
+  if (hub == nullptr || timeout == 0) return GREENHUB_REAL(epoll_wait)(epfd, events, max, timeout);
+  cancellation_point();
+  return green_epoll_wait(*hub, epfd, events, max, deadline_from_ms(timeout), nullptr);
+}
+
+int epoll_pwait(int epfd, struct epoll_event* events, int max, int timeout, const sigset_t* sigmask) {
+  Hub* hub = green_hub();
+  if (hub == nullptr || timeout == 0) return GREENHUB_REAL(epoll_pwait)(epfd, events, max, timeout, sigmask);
+  cancellation_point();
+  return green_epoll_wait(*hub, epfd, events, max, deadline_from_ms(timeout), sigmask);
+}
+
+int epoll_pwait2(int epfd, struct epoll_event* events, int max, const struct timespec* timeout,
+                 const sigset_t* sigmask) {
+  Hub* hub = green_hub();
+  if (hub == nullptr) return GREENHUB_REAL(epoll_pwait2)(epfd, events, max, timeout, sigmask);
+  AbsDeadline deadline = AbsDeadline::never();
+  if (timeout != nullptr) {
+    // glibc passes the pointer to the kernel, which fails a bad one with
+    // EFAULT and a bad value with EINVAL.
+    timespec t{};
+    if (!copy_from_program(&t, timeout, sizeof t)) {
+      errno = EFAULT;
+      return -1;
+    }
+    if (!valid_timespec(t) || t.tv_sec < 0) {
+      errno = EINVAL;
+      return -1;
+    }
+    if (t.tv_sec == 0 && t.tv_nsec == 0) return GREENHUB_REAL(epoll_pwait2)(epfd, events, max, timeout, sigmask);
+    deadline = AbsDeadline::after_ns(timespec_to_ns(t));
+  }
+  cancellation_point();
+  return green_epoll_wait(*hub, epfd, events, max, deadline, sigmask);
+}
+
+}  // extern "C"

@@ -1,0 +1,108 @@
+// GreenIo: one blocking call of a green thread on one descriptor.
+//
+// How it works
+//   The shims make each attempt of a blocking call non-blocking (MSG_DONTWAIT
+//   on sockets, RWF_NOWAIT on pipes, a descriptor the preload altered) and,
+//   when the attempt fails with EAGAIN, ask wait() what the program would
+//   have seen. The first wait() reads the program's view of the descriptor
+//   once, as the kernel does at the start of a call: its O_NONBLOCK (set:
+//   the call fails with EAGAIN at once) and its SO_RCVTIMEO / SO_SNDTIMEO
+//   (the whole call's deadline). Then it parks on the hub (netpoll.hpp)
+//   until the descriptor may be ready, and the caller tries again.
+//
+//   The call keeps the file it started with: if the program closes the
+//   descriptor meanwhile, fd() becomes a private duplicate of that file, as
+//   a blocked system call keeps its file. A call whose number changed file
+//   before it could wait fails with EBADF.
+//
+//   Signals: a handler interrupts the wait as the kernel interrupts the
+//   system call (signal_interrupt.hpp): always for a socket with a timeout
+//   (never restarted, as socket(7) says), otherwise only a handler
+//   installed without SA_RESTART. The call then fails with EINTR, or
+//   returns the bytes it had already moved.
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+
+#include "deadline.hpp"
+#include "fd_table.hpp"
+#include "greenhub/runtime.hpp"
+#include "netpoll.hpp"
+#include "runtime.hpp"
+
+namespace greenhub::preload {
+
+// Acts on a pending cancellation of the calling green thread.
+void cancellation_point();
+
+// A successful call leaves errno as it found it, even though the preload's
+// own attempts on the way failed with EAGAIN.
+class ErrnoKeeper {
+ public:
+  ErrnoKeeper() : saved_(errno) {}
+  template <class T>
+  T success(T value) const {
+    errno = saved_;
+    return value;
+  }
+
+ private:
+  int saved_;
+};
+
+class GreenIo {
+ public:
+  enum class Verdict {
+    kRetry,        // try again (woken, or spuriously)
+    kFail,         // the call fails with errno (EAGAIN, EINTR, EBADF)
+    kBlockInLibc,  // the descriptor cannot be watched: make the libc call
+  };
+
+  // `label` says what the green thread waits on (a string literal).
+  GreenIo(Hub& hub, int fd, FdState& e, SockTimeout timeout, const char* label);
+  GreenIo(const GreenIo&) = delete;
+  GreenIo& operator=(const GreenIo&) = delete;
+
+  // The descriptor for the next attempt.
+  int fd() const { return fd_; }
+  // The call decides blocking itself (the descriptor's flag is not consulted).
+  void assume_blocking() { assume_blocking_ = true; }
+  // After an attempt would have blocked: waits for `events` (EPOLLIN,
+  // EPOLLOUT). kFail sets errno: EAGAIN (the program's descriptor is
+  // non-blocking, or the timeout passed: see timed_out()), EINTR, EBADF.
+  Verdict wait(uint32_t events);
+  bool timed_out() const { return timed_out_; }
+  // Starts the socket timeout over (recvmmsg: each datagram has its own).
+  void restart_timeout() { started_ = false; }
+  // Whether the wait honours a socket timeout (and is never restarted).
+  bool has_timeout() const { return !deadline_.infinite; }
+
+ private:
+  Hub& hub_;
+  int fd_;
+  FdState* entry_;
+  SockTimeout timeout_;
+  const char* label_;
+  uint32_t generation_;
+  bool started_ = false;
+  bool assume_blocking_ = false;
+  bool timed_out_ = false;
+  AbsDeadline deadline_;
+  FdWaitSet::Signals signals_ = FdWaitSet::Signals::kNonRestarting;
+  FdWaitSet set_{1};
+};
+
+// The "green or libc" entry of every shim: the hub to wait on and the
+// descriptor's entry, or false (go to libc).
+inline bool green_entry(int fd, Hub** hub, FdState** e) {
+  Hub* h = green_hub();
+  if (h == nullptr) return false;
+  FdState* s = FdTable::get(fd);
+  if (s == nullptr) return false;
+  *hub = h;
+  *e = s;
+  return true;
+}
+
+}  // namespace greenhub::preload

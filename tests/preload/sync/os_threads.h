@@ -1,0 +1,61 @@
+// Structural proof of greenness: how many OS threads the process has, and
+// the most it may have under the preload.
+//
+// Under LD_PRELOAD=libgreenhub_preload.so a program's threads are
+// greenlets, so the process runs on GREENHUB_HUBS OS threads (hub 0 is the
+// main thread) plus at most kRuntimeThreads of the runtime's own (room for
+// a monitor thread and one helper, e.g. the resolver's worker). A fixture
+// checks the bound only when it runs under the preload, and reports on
+// stderr, so that its stdout stays comparable with the native run's.
+#pragma once
+
+#include <dirent.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { kRuntimeThreads = 2 };
+
+// Entries of /proc/self/task: the OS threads of this process.
+static inline int os_thread_count(void) {
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == NULL) return -1;
+  int n = 0;
+  struct dirent* e;
+  while ((e = readdir(dir)) != NULL) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n;
+}
+
+// The OS-thread bound under the preload, or 0 when running natively.
+static inline int preload_os_thread_bound(void) {
+  const char* preload = getenv("LD_PRELOAD");
+  if (preload == NULL || strstr(preload, "greenhub_preload") == NULL) return 0;
+  int hubs = 0;
+  const char* h = getenv("GREENHUB_HUBS");
+  if (h != NULL && *h != '\0') {
+    hubs = atoi(h);
+  } else {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    hubs = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+  }
+  return hubs + kRuntimeThreads;
+}
+
+// Checks the bound with `blocked` threads blocked; returns 0 if it holds
+// (or when running natively), 1 otherwise, after reporting on stderr.
+static inline int check_os_threads(const char* when, int blocked) {
+  int count = os_thread_count();
+  int bound = preload_os_thread_bound();
+  fprintf(stderr, "%s: %d threads blocked, %d OS threads (bound %s%d)\n", when, blocked, count,
+          bound ? "" : "none natively, ", bound);
+  if (bound != 0 && (count < 1 || count > bound)) {
+    fprintf(stderr, "FAILED: %d OS threads under the preload, more than %d\n", count, bound);
+    return 1;
+  }
+  return 0;
+}
