@@ -8,7 +8,10 @@
 //   event is ready parks until the instance becomes readable
 //   (netpoll.hpp), the deadline passes or a signal handler runs (EINTR;
 //   never restarted), then probes again. At the deadline it returns the
-//   last probe, as the kernel's final check does. epoll_ctl and the
+//   last probe, as the kernel's final check does. A signal pending and
+//   unblocked by epoll_pwait's mask ends the call with EINTR (checked at
+//   each probe: one that becomes pending during the wait is seen at the
+//   next wake-up, or the deadline). epoll_ctl and the
 //   instance's own semantics (dup'd descriptors stay registered after the
 //   original is closed, EPERM for regular files, EPOLLET, EPOLLONESHOT...)
 //   are the kernel's: those calls go to libc.
@@ -16,6 +19,7 @@
 //   A thread still waiting when the program closes the instance keeps
 //   waiting on it (netpoll.hpp: a private duplicate), as the kernel's
 //   blocked epoll_wait keeps its file.
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 
@@ -36,11 +40,32 @@ using namespace greenhub::preload;
 
 namespace {
 
+// epoll_pwait with a zero timeout returns before it looks at signals
+// (unlike ppoll and pselect): a signal pending for the caller that `mask`
+// unblocks is delivered here, as the kernel's wait would deliver it, and
+// the call fails with EINTR. The handler runs with `mask` installed.
+bool deliver_pending_unblocked(const sigset_t* mask) {
+  sigset_t pending;
+  if (sigpending(&pending) != 0) return false;
+  bool any = false;
+  for (int sig = 1; sig < NSIG && !any; ++sig) {
+    any = sigismember(&pending, sig) == 1 && sigismember(mask, sig) == 0;
+  }
+  if (!any) return false;
+  sigset_t old;
+  pthread_sigmask(SIG_SETMASK, mask, &old);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = EINTR;
+  return true;
+}
+
 int green_epoll_wait(Hub& hub, int epfd, epoll_event* events, int max, const AbsDeadline& deadline,
                      const sigset_t* sigmask) {
   auto probe = [&](int fd) {
     if (sigmask == nullptr) return GREENHUB_REAL(epoll_wait)(fd, events, max, 0);
-    return GREENHUB_REAL(epoll_pwait)(fd, events, max, 0, sigmask);
+    int n = GREENHUB_REAL(epoll_pwait)(fd, events, max, 0, sigmask);
+    if (n == 0 && deliver_pending_unblocked(sigmask)) return -1;
+    return n;
   };
   if (FdTable::is_private(epfd)) {
     errno = EBADF;

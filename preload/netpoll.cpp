@@ -287,6 +287,7 @@ FdWaitSet::Result FdWaitSet::park(Hub& hub, const AbsDeadline& deadline, Signals
       break;
     }
     int rc = poller.arm(n.fd, *e);
+    if (rc == -EPERM && skip_unpollable_) continue;
     if (rc != 0) {
       failure = rc == -EBADF ? Result::kClosed : Result::kUnpollable;
       break;

@@ -124,6 +124,10 @@ class FdWaitSet {
   // park fails with kClosed if the number holds another file by then.
   void add_expecting(int fd, uint32_t events, uint32_t generation);
   void set_events(size_t i, uint32_t events);
+  // A descriptor epoll refuses (EPERM: a regular file, a directory) never
+  // changes readiness: poll and select skip it (their probe reports it)
+  // instead of failing the park with kUnpollable.
+  void skip_unpollable() { skip_unpollable_ = true; }
   size_t size() const { return size_; }
   // The descriptor node i waits on now (a private duplicate of its file
   // after the program closed the original).
@@ -155,6 +159,7 @@ class FdWaitSet {
   WaitNode* nodes_;
   size_t size_ = 0;
   size_t capacity_;
+  bool skip_unpollable_ = false;
 };
 
 // Unlinks `node` from whichever entry holds it now (a concurrent close may

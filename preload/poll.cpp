@@ -101,6 +101,7 @@ int green_poll(Hub& hub, pollfd* fds, nfds_t n, const AbsDeadline& deadline, con
   size_t watched = 0;
   for (nfds_t i = 0; i < n; ++i) watched += fds[i].fd >= 0 ? 1 : 0;
   FdWaitSet set(watched);
+  set.skip_unpollable();
   for (nfds_t i = 0; i < n; ++i) {
     if (fds[i].fd >= 0) set.add(fds[i].fd, epoll_interest(fds[i].events));
   }
@@ -206,6 +207,7 @@ int green_select(Hub& hub, int nfds, fd_set* r, fd_set* w, fd_set* x, const AbsD
   int n = probe_now();
   if (n != 0) return n;
   FdWaitSet set(sets.count());
+  set.skip_unpollable();
   sets.for_each([&](int fd, uint32_t interest) { set.add(fd, interest); });
   auto probe = [&]() {
     sets.restore();

@@ -132,16 +132,28 @@ bool is_handler(uintptr_t handler) {
          handler != reinterpret_cast<uintptr_t>(SIG_ERR);
 }
 
-// A query's answer, as the program would see it without the trampoline.
-void show_program_handler(int sig, struct sigaction* act) {
-  if (act == nullptr || handler_of(*act) != kTrampoline) return;
-  Snapshot s = read_handler(sig);
-  act->sa_flags = (act->sa_flags & ~SA_SIGINFO) | (s.flags & SA_SIGINFO);
-  if (s.flags & SA_SIGINFO) {
-    act->sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(s.handler);
-  } else {
-    act->sa_handler = reinterpret_cast<void (*)(int)>(s.handler);
+// What the kernel reports (`act`), as the program would see it without the
+// trampoline, given the program's handler record `s`.
+void show_program_action(struct sigaction* act, Snapshot s) {
+  if (act == nullptr) return;
+  const uintptr_t kernel_handler = handler_of(*act);
+  if (kernel_handler == kTrampoline) {
+    act->sa_flags = (act->sa_flags & ~SA_SIGINFO) | (s.flags & SA_SIGINFO);
+    if (s.flags & SA_SIGINFO) {
+      act->sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(s.handler);
+    } else {
+      act->sa_handler = reinterpret_cast<void (*)(int)>(s.handler);
+    }
+  } else if (kernel_handler == reinterpret_cast<uintptr_t>(SIG_DFL) && (act->sa_flags & SA_RESETHAND) &&
+             is_handler(s.handler)) {
+    // An SA_RESETHAND delivery reset the trampoline: the kernel kept the
+    // flags it was installed with, SA_SIGINFO included.
+    act->sa_flags = (act->sa_flags & ~SA_SIGINFO) | (s.flags & SA_SIGINFO);
   }
+}
+
+void show_program_handler(int sig, struct sigaction* act) {
+  if (act != nullptr) show_program_action(act, read_handler(sig));
 }
 
 int install(int sig, const struct sigaction* act, struct sigaction* oldact) {
@@ -166,19 +178,16 @@ int install(int sig, const struct sigaction* act, struct sigaction* oldact) {
     std::lock_guard<SpinLock> lock(writers_lock);
     const Snapshot previous = read_handler(sig);
     // Written before the kernel sees the trampoline, so that a delivery
-    // right after the change finds the new handler.
-    if (wraps) write_handler(sig, Snapshot{handler, act->sa_flags});
+    // right after the change finds the new handler. SIG_DFL and SIG_IGN
+    // are recorded too, so that the record always tells what the program
+    // last installed.
+    write_handler(sig, Snapshot{handler, act->sa_flags});
     rc = real_sigaction()(sig, &wanted, oldact);
     if (rc != 0) {
       error = errno;
-      if (wraps) write_handler(sig, previous);
-    } else if (oldact != nullptr && handler_of(*oldact) == kTrampoline) {
-      oldact->sa_flags = (oldact->sa_flags & ~SA_SIGINFO) | (previous.flags & SA_SIGINFO);
-      if (previous.flags & SA_SIGINFO) {
-        oldact->sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(previous.handler);
-      } else {
-        oldact->sa_handler = reinterpret_cast<void (*)(int)>(previous.handler);
-      }
+      write_handler(sig, previous);
+    } else {
+      show_program_action(oldact, previous);
     }
   }
   real_sigmask()(SIG_SETMASK, &previous_mask, nullptr);

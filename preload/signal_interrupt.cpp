@@ -57,8 +57,26 @@ struct ThreadSignalRuns {
 };
 constinit thread_local ThreadSignalRuns thread_runs{};
 
+// Owns the thread's HubInterrupts. Constructed after the thread's hub, so
+// destroyed before it when a thread with its own hub ends
+// (GREENHUB_GREEN_THREADS=0): a handler that runs after that finds no
+// watcher instead of a destroyed loop.
+struct InterruptsOwner {
+  HubInterrupts* owned = nullptr;
+  ~InterruptsOwner() {
+    if (owned == nullptr) return;
+    thread_runs.interrupts.store(nullptr, std::memory_order_release);
+    if (owned->loop == owned->hub->loop()) {  // not abandoned by a fork
+      ev_ref(owned->loop);
+      ev_async_stop(owned->loop, &owned->async);
+    }
+    delete owned;
+  }
+};
+
 HubInterrupts& interrupts_of(Hub& hub) {
   if (HubInterrupts* in = thread_runs.interrupts.load(std::memory_order_relaxed)) return *in;
+  thread_local InterruptsOwner owner;
   auto* in = new HubInterrupts();
   in->loop = hub.loop();
   in->hub = &hub;
@@ -66,6 +84,7 @@ HubInterrupts& interrupts_of(Hub& hub) {
   ev_async_init(&in->async, &HubInterrupts::on_async);
   ev_async_start(in->loop, &in->async);
   ev_unref(in->loop);  // never keeps the hub alive
+  owner.owned = in;
   thread_runs.interrupts.store(in, std::memory_order_release);
   return *in;
 }
@@ -178,7 +197,8 @@ void set_signal_receiver(Hub& hub, GreenletBase* receiver) { interrupts_of(hub).
 
 void reset_signal_interrupts_in_forked_child() {
   // The watcher was started on the abandoned loop; the waits registered
-  // there belonged to forgotten greenlets. The old record is leaked.
+  // there belonged to forgotten greenlets. The old record is leaked (its
+  // owner sees the loop changed and leaves it alone).
   thread_runs.interrupts.store(nullptr, std::memory_order_relaxed);
 }
 

@@ -9,10 +9,11 @@
 // MSG_DONTWAIT (read and write are recv and send there, readv and writev
 // recvmsg and sendmsg); on a pipe or an anonymous inode with
 // preadv2/pwritev2(RWF_NOWAIT). Where RWF_NOWAIT is not supported (old
-// kernels, inotify, eventfd writes) the call waits for readiness, then
-// makes the libc call. sendfile has no per-call form: the output socket or
-// pipe, if the process created it, is non-blocking in the kernel for the
-// duration of the call. Regular files, ttys and devices go to libc.
+// kernels, inotify) the call waits for readiness, then makes the libc call.
+// Writes to anonymous inodes (eventfd: blocks only at counter overflow) go
+// to libc. sendfile has no per-call form: the output socket or pipe, if the
+// process created it, is non-blocking in the kernel for the duration of the
+// call. Regular files, ttys and devices go to libc.
 //
 // What the program sees is what the blocking call returns:
 //   - a read returns as soon as anything is there, 0 at EOF; recv with
@@ -475,7 +476,10 @@ ssize_t green_sendfile(Sendfile real, int out_fd, int in_fd, Offset* offset, siz
   if (!FdTable::alter(out_fd, *e, true)) return real(out_fd, in_fd, offset, count);
   ssize_t r = wait_transfer(
       *hub, out_fd, *e, kind == FdKind::kSocket ? SockTimeout::kSend : SockTimeout::kNone,
-      "sendfile", EPOLLOUT, [count] { return count; }, true,
+      "sendfile", EPOLLOUT, [count] { return count; },
+      // Into a socket the kernel moves the whole count; into a pipe, what
+      // fits once there is room.
+      kind == FdKind::kSocket,
       [&](int f, size_t done) { return real(f, in_fd, offset, count - done); },
       [&](int f, size_t done) { return real(f, in_fd, offset, count - done); });
   FdTable::restore(out_fd, *e);

@@ -127,13 +127,13 @@ TEST_F(DnsConcurrency, AresRunsAThousandDelayedLookupsAtOnceOnOneThread) {
     ok += l.rc == 0;
   }
   EXPECT_EQ(ok, kLookups);
-  // The server held every answer 200 ms: one after the other they would
-  // take 200 s. The bound is generous for a loaded machine (unloaded, the
-  // lookups take about 300 ms); the server saw many queries waiting
-  // together (unloaded, all 2,000 A and AAAA queries; at least ten times
-  // any thread pool here).
+  // The server held every answer 200 ms: one after the other the lookups
+  // would take 200 s, ten at a time 20 s. The bound is generous for a
+  // loaded machine (unloaded, they take about 300 ms); the server saw many
+  // queries waiting together (unloaded, all 2,000 A and AAAA queries; at
+  // least ten times any thread pool here).
   EXPECT_GE(elapsed, milliseconds(200));
-  EXPECT_LT(elapsed, milliseconds(5000)) << "1,000 lookups of 200 ms each, at once";
+  EXPECT_LT(elapsed, milliseconds(10000)) << "1,000 lookups of 200 ms each, at once";
   EXPECT_GE(server_inflight_max(), 100);
 
   const greenhub::ResolverStats after = greenhub::resolver_stats();

@@ -2,6 +2,7 @@
 
 #include <ares.h>
 #include <ev.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -286,8 +287,24 @@ class AresChannel {
   static void on_timer(struct ev_loop*, ev_timer* timer, int) {
     auto* self = static_cast<AresChannel*>(timer->data);
     ev_ref(self->loop_);  // the timer stopped itself (non-repeating)
+    self->read_arrived_answers();
     ares_process_fd(self->channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
     self->update_timer();
+  }
+
+  // libev runs the timers of a loop iteration before its I/O callbacks: an
+  // answer that arrived in the same iteration as its query's deadline is
+  // read first, as glibc's poll would have returned it.
+  void read_arrived_answers() {
+    std::vector<int> readable;
+    for (auto& w : watchers_) {
+      if ((w->io.events & EV_READ) == 0) continue;
+      pollfd p{w->fd, POLLIN, 0};
+      if (syscall(SYS_poll, &p, 1, 0) > 0 && (p.revents & (POLLIN | POLLERR)) != 0) {
+        readable.push_back(w->fd);
+      }
+    }
+    for (int fd : readable) ares_process_fd(channel_, fd, ARES_SOCKET_BAD);
   }
 
   friend class AresTransport;

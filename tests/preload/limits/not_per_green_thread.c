@@ -243,6 +243,33 @@ static int case_kill_running(void) {
                 "handled once its hub ran its loop again");
 }
 
+// --- a synchronous signal a green thread causes on hub 0, caught by a
+// handler, interrupts main()'s sleep too (not reproduced). ----------------
+
+static void* breaks_a_pipe(void* arg) {
+  (void)arg;
+  int fds[2];
+  if (pipe(fds) != 0) return NULL;
+  close(fds[0]);
+  usleep(50000);
+  if (write(fds[1], "x", 1) != -1) handled = -1;  // SIGPIPE, then EPIPE
+  close(fds[1]);
+  return NULL;
+}
+
+static int case_sigpipe(void) {
+  signal(SIGPIPE, on_usr1);
+  pthread_t t;
+  pthread_create(&t, NULL, breaks_a_pipe, NULL);
+  struct timespec ts = {0, 500000000};
+  int rc = nanosleep(&ts, NULL);
+  pthread_join(t, NULL);
+  printf("handler ran: %d\n", (int)handled);
+  if (handled != 1) return 1;
+  return expect(rc == 0, "main's sleep while another thread caught its own SIGPIPE",
+                "interrupted too");
+}
+
 // --- asynchronous cancellation acts as deferred. ----------------------------
 
 static volatile int loop_finished;
@@ -284,5 +311,6 @@ int main(int argc, char** argv) {
   if (strcmp(argv[1], "kill-waiting") == 0) return case_kill_waiting();
   if (strcmp(argv[1], "kill-running") == 0) return case_kill_running();
   if (strcmp(argv[1], "async-cancel") == 0) return case_async_cancel();
+  if (strcmp(argv[1], "sigpipe") == 0) return case_sigpipe();
   return 2;
 }

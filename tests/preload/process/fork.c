@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,6 +58,12 @@ static void* holder(void* arg) {
 
 static void* add_one(void* arg) { return (void*)((intptr_t)arg + 1); }
 
+static volatile sig_atomic_t alarms;
+static void on_alarm(int sig) {
+  (void)sig;
+  alarms++;
+}
+
 // What a forked child checks, whoever forked it.
 static void child_checks(const char* who) {
   char line[160];
@@ -77,6 +84,20 @@ static void child_checks(const char* who) {
   pthread_sigmask(SIG_BLOCK, NULL, &mask);
   snprintf(line, sizeof line, "%s child: threads summed %ld, SIGTERM blocked=%d SIGUSR1 blocked=%d\n",
            who, (long)sum, sigismember(&mask, SIGTERM), sigismember(&mask, SIGUSR1));
+  say(line);
+  // The child's only thread gets the process-directed signals: a handler
+  // interrupts its sleep.
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sigaction(SIGALRM, &sa, NULL);
+  struct itimerval it = {{0, 0}, {0, 50000}};
+  setitimer(ITIMER_REAL, &it, NULL);
+  struct timespec ts = {2, 0};
+  errno = 0;
+  int rc = nanosleep(&ts, NULL);
+  snprintf(line, sizeof line, "%s child: sleep during an alarm: rc=%d errno=%d alarms=%d\n", who, rc,
+           errno, (int)alarms);
   say(line);
 }
 

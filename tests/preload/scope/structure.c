@@ -5,9 +5,10 @@
 //
 //   structure TASKS DISTINCT_TIDS MIN_EPOLL_FDS
 //
-// 50 threads sleep 200 ms at once (waiting on a mutex and a condition
-// variable first); while they sleep, main counts /proc/self/task, the
-// distinct kernel thread ids the threads run on, and the epoll descriptors.
+// 50 threads sleep at once (waiting on a mutex and a condition variable
+// first), in 10 ms naps until main releases them; while they sleep, main
+// counts /proc/self/task, the distinct kernel thread ids the threads run on,
+// and the epoll descriptors.
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@ static pid_t tids[kThreads];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static int started;
+static volatile int released;
 
 static void* sleeper(void* arg) {
   long i = (long)arg;
@@ -30,7 +32,7 @@ static void* sleeper(void* arg) {
   started++;
   pthread_cond_broadcast(&cond);
   pthread_mutex_unlock(&lock);
-  usleep(200000);
+  while (!released) usleep(10000);
   return NULL;
 }
 
@@ -67,6 +69,7 @@ int main(int argc, char** argv) {
   usleep(50000);  // every thread is in its sleep now
   const int tasks = count_dir("/proc/self/task", NULL);
   const int epolls = count_dir("/proc/self/fd", "anon_inode:[eventpoll]");
+  released = 1;
   for (int i = 0; i < kThreads; ++i) pthread_join(threads[i], NULL);
   int distinct = 0;
   for (int i = 0; i < kThreads; ++i) {

@@ -35,10 +35,13 @@ static void with_info(int sig, siginfo_t* info, void* context) {
   ran_as = pthread_self();
 }
 
+static volatile sig_atomic_t recursive_calls;
+// Raises its own signal from inside, twice in all: with SA_NODEFER the
+// deliveries nest, without it they follow one another.
 static void recursive(int sig) {
   depth++;
   if (depth > max_depth) max_depth = depth;
-  if (depth < 3) raise(sig);
+  if (++recursive_calls < 3) raise(sig);
   depth--;
 }
 
@@ -140,13 +143,15 @@ int main(void) {
   sa.sa_flags = SA_NODEFER;
   sigaction(SIGUSR2, &sa, NULL);
   max_depth = 0;
+  recursive_calls = 0;
   raise(SIGUSR2);
   printf("SA_NODEFER: depth reached %d\n", (int)max_depth);
   sa.sa_flags = 0;
   sigaction(SIGUSR2, &sa, NULL);
   max_depth = 0;
+  recursive_calls = 0;
   raise(SIGUSR2);
-  printf("without SA_NODEFER: depth reached %d\n", (int)max_depth);
+  printf("without SA_NODEFER: depth reached %d, calls %d\n", (int)max_depth, (int)recursive_calls);
 
   // signal(), bsd_signal(), sysv_signal(), siginterrupt(), sigset().
   void (*prev)(int) = signal(SIGUSR2, plain);
@@ -177,32 +182,44 @@ int main(void) {
   printf("sigset(plain) releasing: previous %s, pending one handled=%d\n", name_of(prev), (int)count);
 
   // Bad input.
-  errno = 0;
-  printf("sigaction(0): %d errno=%d\n", sigaction(0, &sa, NULL), errno);
-  errno = 0;
-  printf("sigaction(65): %d errno=%d\n", sigaction(65, &sa, NULL), errno);
-  errno = 0;
-  printf("sigaction(SIGKILL): %d errno=%d\n", sigaction(SIGKILL, &sa, NULL), errno);
-  errno = 0;
-  printf("sigaction(SIGSTOP, query): %d errno=%d\n", sigaction(SIGSTOP, NULL, &old), errno);
-  errno = 0;
-  printf("sigaction(32): %d errno=%d\n", sigaction(32, &sa, NULL), errno);
-  errno = 0;
-  prev = signal(0, plain);
-  printf("signal(0): %s errno=%d\n", name_of(prev), errno);
-  errno = 0;
-  prev = signal(SIGKILL, plain);
-  printf("signal(SIGKILL): %s errno=%d\n", name_of(prev), errno);
+  struct {
+    const char* what;
+    int sig;
+    int query;
+  } bad[] = {{"sigaction(0)", 0, 0},        {"sigaction(65)", 65, 0},
+             {"sigaction(SIGKILL)", SIGKILL, 0}, {"sigaction(SIGSTOP, query)", SIGSTOP, 1},
+             {"sigaction(32)", 32, 0},       {"sigaction(33, query)", 33, 1}};
+  for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+    errno = 0;
+    int rc = bad[i].query ? sigaction(bad[i].sig, NULL, &old) : sigaction(bad[i].sig, &sa, NULL);
+    printf("%s: %d errno=%d\n", bad[i].what, rc, errno);
+  }
+  int bad_signals[] = {0, SIGKILL, SIGSTOP, 65};
+  for (unsigned i = 0; i < sizeof bad_signals / sizeof bad_signals[0]; ++i) {
+    errno = 0;
+    prev = signal(bad_signals[i], plain);
+    printf("signal(%d): %s errno=%d\n", bad_signals[i], name_of(prev), errno);
+  }
   errno = 0;
   prev = signal(SIGUSR2, SIG_ERR);
   printf("signal(SIG_ERR): %s errno=%d\n", name_of(prev), errno);
   errno = 0;
-  printf("siginterrupt(0): %d errno=%d\n", siginterrupt(0, 1), errno);
+  prev = sysv_signal(SIGKILL, plain);
+  printf("sysv_signal(SIGKILL): %s errno=%d\n", name_of(prev), errno);
   errno = 0;
-  printf("raise(0): %d; raise(99): %d errno=%d\n", raise(0), raise(99), errno);
-  printf("pthread_kill(self, 99): %d; (self, 32): %d; (self, 0): %d\n",
-         pthread_kill(pthread_self(), 99), pthread_kill(pthread_self(), 32),
-         pthread_kill(pthread_self(), 0));
+  prev = sigset(SIGKILL, plain);
+  printf("sigset(SIGKILL): %s errno=%d\n", name_of(prev), errno);
+  errno = 0;
+  int rc = siginterrupt(0, 1);
+  printf("siginterrupt(0): %d errno=%d\n", rc, errno);
+  rc = raise(0);
+  errno = 0;
+  int rc99 = raise(99);
+  printf("raise(0): %d; raise(99): %d errno=%d\n", rc, rc99, errno);
+  int k99 = pthread_kill(pthread_self(), 99);
+  int k32 = pthread_kill(pthread_self(), 32);
+  int k0 = pthread_kill(pthread_self(), 0);
+  printf("pthread_kill(self, 99): %d; (self, 32): %d; (self, 0): %d\n", k99, k32, k0);
 
   // raise, pthread_kill and pthread_sigqueue from threads run the handler
   // on the calling thread before returning.
@@ -223,6 +240,5 @@ int main(void) {
   v.sival_int = 4242;
   pthread_sigqueue(sleeper, SIGRTMIN, v);
   pthread_join(sleeper, NULL);
-  printf("pthread_kill to a joined thread's handle is not tested (undefined)\n");
   return 0;
 }

@@ -10,6 +10,9 @@
 #include "fixture.h"
 
 static int pair[2];
+/* Lengths the compiler cannot see: the fortified read, recv and recvfrom
+ * check them at run time (__read_chk, __recv_chk, __recvfrom_chk). */
+static volatile size_t len256 = 256;
 
 static unsigned long checksum(const unsigned char* p, size_t n, unsigned long h) {
   for (size_t i = 0; i < n; ++i) h = h * 131 + p[i];
@@ -93,7 +96,7 @@ int main(void) {
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
   pthread_t th;
   pthread_create(&th, NULL, delayed_writer, &pair[1]);
-  ssize_t n = read(pair[0], buf, sizeof buf);
+  ssize_t n = read(pair[0], buf, len256);
   printf("first read %ld\n", (long)n);
   /* MSG_WAITALL waits for all 12 remaining bytes across three writes. */
   n = recv(pair[0], buf, 12, MSG_WAITALL);
@@ -104,7 +107,7 @@ int main(void) {
   send(pair[1], "peekaboo", 8, 0);
   n = recv(pair[0], buf, 4, MSG_PEEK);
   printf("peek %ld '%.*s'\n", (long)n, (int)n, buf);
-  n = recvfrom(pair[0], buf, sizeof buf, 0, NULL, NULL);
+  n = recvfrom(pair[0], buf, len256, 0, NULL, NULL);
   printf("recvfrom %ld '%.*s'\n", (long)n, (int)n, buf);
 
   /* readv / writev. */
@@ -183,7 +186,7 @@ int main(void) {
   SHOW("sendto", sendto(d[1], "dgram-one", 9, 0, NULL, 0));
   SHOW("send", send(d[1], "two", 3, 0));
   SHOW("recv 4 of 9 (truncated)", recv(d[0], buf, 4, 0));
-  SHOW("recv next datagram", recv(d[0], buf, sizeof buf, 0));
+  SHOW("recv next datagram", recv(d[0], buf, len256, 0));
   struct mmsghdr mm[3];
   struct iovec miov[3];
   char mbuf[3][16];

@@ -43,7 +43,7 @@ int main(void) {
   for (int i = 0; i < THREADS; ++i) {
     char expect[32], got[32];
     int len = snprintf(expect, sizeof expect, "m%dm%d", i, i);
-    ssize_t n = recv(pairs[i][0], got, sizeof got, MSG_WAITALL);
+    ssize_t n = recv(pairs[i][0], got, (size_t)len, MSG_WAITALL);
     if (n == len && memcmp(got, expect, (size_t)len) == 0) ++good;
   }
   int failed = 0;
