@@ -363,7 +363,7 @@ TEST(PoolImap, YieldsInInputOrderAsSoonAsThePrefixIsDone) {
   gh::Pool pool(5);
   std::vector<int> finished;
   auto task = [&](int i) {
-    gh::sleep(i == 0 ? 1ms : std::chrono::milliseconds(5 * (5 - i)));
+    gh::sleep(i == 0 ? 1ms : std::chrono::milliseconds(30 * (5 - i)));  // wide gaps: robust under load
     finished.push_back(i);
     return i;
   };
