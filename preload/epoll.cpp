@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -67,10 +68,6 @@ int green_epoll_wait(Hub& hub, int epfd, epoll_event* events, int max, const Abs
     if (n == 0 && deliver_pending_unblocked(sigmask)) return -1;
     return n;
   };
-  if (FdTable::is_private(epfd)) {
-    errno = EBADF;
-    return -1;
-  }
   int n = probe(epfd);
   if (n != 0) return n;  // events, or the kernel's error (EBADF, EINVAL, EFAULT, EINTR)
   ErrnoKeeper keep;
@@ -118,26 +115,37 @@ AbsDeadline deadline_from_ms(int timeout) {
 
 extern "C" {
 
+// The hubs' libev loops make their backends here: those are the runtime's.
 int epoll_create(int size) noexcept {
   int fd = GREENHUB_REAL(epoll_create)(size);
-  if (fd >= 0) FdTable::created(fd, FdKind::kAnon, 0, false, 0);
+  if (fd >= 0) {
+    if (FdTable::called_by_event_loop(__builtin_return_address(0))) fd = FdTable::make_private(fd);
+    else FdTable::created(fd, FdKind::kAnon, 0, false, 0);
+  }
   return fd;
 }
 
 int epoll_create1(int flags) noexcept {
   int fd = GREENHUB_REAL(epoll_create1)(flags);
-  if (fd >= 0) FdTable::created(fd, FdKind::kAnon, 0, false, 0);
+  if (fd >= 0) {
+    if (FdTable::called_by_event_loop(__builtin_return_address(0))) fd = FdTable::make_private(fd);
+    else FdTable::created(fd, FdKind::kAnon, 0, false, 0);
+  }
   return fd;
 }
 
-// The hub's own libev loop calls this too (it watches the pollers' private
-// instances): only the program's instances are checked.
+// The hubs' libev loops call this on their own instances (to watch the
+// pollers'): a pass-through.
 int epoll_ctl(int epfd, int op, int fd, struct epoll_event* event) noexcept {
-  if (FdTable::is_private(epfd)) {
-    errno = EBADF;
-    return -1;
-  }
   return GREENHUB_REAL(epoll_ctl)(epfd, op, fd, event);
+}
+
+// Not a waiting call: interposed only to recognise libev's wake-up eventfd
+// as the runtime's.
+int eventfd(unsigned int count, int flags) noexcept {
+  int fd = GREENHUB_REAL(eventfd)(count, flags);
+  if (fd >= 0 && FdTable::called_by_event_loop(__builtin_return_address(0))) fd = FdTable::make_private(fd);
+  return fd;
 }
 
 int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {

@@ -13,9 +13,10 @@
 //     on a descriptor the preload altered (a listening socket, one being
 //     connected), the kernel's flag stays set and the program's is the
 //     shadow;
-//   - the runtime's private descriptors answer EBADF, as closed numbers
-//     do, and close_range skips them (dup2 onto one fails with EBADF: see
-//     fd_table.hpp).
+//   - the program cannot close the runtime's private descriptors: close
+//     answers EBADF, as for a closed number, close_range skips them, dup2
+//     onto one fails with EBADF (see fd_table.hpp); libev closing its own
+//     is let through.
 #undef _FILE_OFFSET_BITS  // fcntl and fcntl64 are both defined here
 #include <fcntl.h>
 #include <stdarg.h>
@@ -48,14 +49,20 @@ void green_cancellation_point() {
   if (green_hub() != nullptr) cancellation_point();
 }
 
-int close_fd(int fd, int (*real_close)(int)) {
-  if (FdTable::is_private(fd)) return fail_ebadf();
+// `caller`: the return address of the interposed close, to let libev
+// close its own descriptors.
+int close_fd(int fd, int (*real_close)(int), const void* caller) {
+  if (FdTable::is_private(fd)) {
+    if (!FdTable::called_by_event_loop(caller)) return fail_ebadf();
+    FdTable::release_runtime(fd);
+    return real_close(fd);
+  }
   FdTable::closing(fd);
   return real_close(fd);
 }
 
 int replace_fd(int oldfd, int newfd, int flags, bool is_dup3) {
-  if (FdTable::is_private(oldfd) || FdTable::is_private(newfd)) return fail_ebadf();
+  if (FdTable::is_private(newfd)) return fail_ebadf();
   auto real = [&] {
     return is_dup3 ? GREENHUB_REAL(dup3)(oldfd, newfd, flags) : GREENHUB_REAL(dup2)(oldfd, newfd);
   };
@@ -75,7 +82,6 @@ int replace_fd(int oldfd, int newfd, int flags, bool is_dup3) {
 }
 
 int do_fcntl(int fd, int cmd, void* arg) {
-  if (FdTable::is_private(fd)) return fail_ebadf();
   auto real = [&](void* a) { return GREENHUB_REAL(fcntl)(fd, cmd, a); };
   switch (cmd) {
     case F_GETFL: {
@@ -119,13 +125,16 @@ extern "C" {
 
 int close(int fd) {
   green_cancellation_point();
-  return close_fd(fd, GREENHUB_REAL(close));
+  return close_fd(fd, GREENHUB_REAL(close), __builtin_return_address(0));
 }
 
-int __close(int fd) { return close(fd); }
+int __close(int fd) {
+  green_cancellation_point();
+  return close_fd(fd, GREENHUB_REAL(close), __builtin_return_address(0));
+}
 
 int __close_nocancel(int fd) {
-  return close_fd(fd, GREENHUB_REAL_TYPED(int(int), "__close_nocancel"));
+  return close_fd(fd, GREENHUB_REAL_TYPED(int(int), "__close_nocancel"), __builtin_return_address(0));
 }
 
 int close_range(unsigned int first, unsigned int last, int flags) noexcept {
@@ -152,7 +161,6 @@ void closefrom(int lowfd) noexcept {
 }
 
 int dup(int fd) noexcept {
-  if (FdTable::is_private(fd)) return fail_ebadf();
   int r = GREENHUB_REAL(dup)(fd);
   if (r >= 0) FdTable::duplicated(fd, r);
   return r;
@@ -201,7 +209,6 @@ int ioctl(int fd, unsigned long request, ...) noexcept {
   va_start(ap, request);
   void* arg = va_arg(ap, void*);
   va_end(ap);
-  if (FdTable::is_private(fd)) return fail_ebadf();
   if (request != FIONBIO) return GREENHUB_REAL(ioctl)(fd, request, arg);
   FdState* e = FdTable::get(fd);
   int value = 0;

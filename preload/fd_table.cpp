@@ -1,5 +1,7 @@
 #include "fd_table.hpp"
 
+#include <dlfcn.h>
+#include <ev.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -244,7 +246,7 @@ void FdTable::closing(int fd) {
       if (dup_entry != nullptr) {
         std::lock_guard<SpinLock> dup_lock(dup_entry->lock);
         renew_locked(*dup_entry);
-        dup_entry->bits.store(e->get_bits() | kOwned, std::memory_order_relaxed);
+        dup_entry->bits.store(e->get_bits() | kOwned | kWaitDuplicate, std::memory_order_relaxed);
         dup_entry->kind.store(static_cast<uint8_t>(FdKind::kPrivate), std::memory_order_release);
         uint32_t refs = 0;
         while (WaitNode* node = e->waiters) {
@@ -437,6 +439,29 @@ int FdTable::make_private(int fd) {
   return y;
 }
 
+void FdTable::release_runtime(int fd) {
+  FdState* e = find(fd);
+  if (e == nullptr) return;
+  uint64_t registered;
+  {
+    std::lock_guard<SpinLock> lock(e->lock);
+    registered = renew_locked(*e);
+    e->bits.store(0, std::memory_order_relaxed);
+    e->kind.store(static_cast<uint8_t>(FdKind::kUnknown), std::memory_order_release);
+  }
+  Poller::forget(fd, registered);
+  remove_private(fd);
+}
+
+bool FdTable::called_by_event_loop(const void* address) {
+  static const void* const libev_base = [] {
+    Dl_info info{};
+    return dladdr(reinterpret_cast<void*>(&ev_run), &info) != 0 ? info.dli_fbase : nullptr;
+  }();
+  Dl_info info{};
+  return libev_base != nullptr && dladdr(address, &info) != 0 && info.dli_fbase == libev_base;
+}
+
 bool FdTable::is_private(int fd) {
   FdState* e = find(fd);
   return e != nullptr && e->get_kind() == FdKind::kPrivate;
@@ -447,20 +472,14 @@ void FdTable::release_private(int fd) {
   if (e == nullptr || e->get_kind() != FdKind::kPrivate) return;
   if (e->private_refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   const int saved = errno;
-  uint64_t registered;
-  {
-    std::lock_guard<SpinLock> lock(e->lock);
-    registered = renew_locked(*e);
-    e->bits.store(0, std::memory_order_relaxed);
-    e->kind.store(static_cast<uint8_t>(FdKind::kUnknown), std::memory_order_release);
-  }
-  Poller::forget(fd, registered);
-  remove_private(fd);
+  release_runtime(fd);
   GREENHUB_REAL(close)(fd);
   errno = saved;
 }
 
 void FdTable::reset_in_forked_child(int keep) {
+  // Only the duplicates kept for waiters go: their waiters do not exist
+  // here. The runtime's own descriptors are the hub's and pollers' concern.
   new (&private_lock) SpinLock();
   std::vector<int> privates;
   privates.swap(private_fds());
@@ -475,8 +494,9 @@ void FdTable::reset_in_forked_child(int keep) {
     }
   }
   for (int fd : privates) {
-    if (fd == keep) {
-      private_fds().push_back(fd);
+    FdState* x = find(fd);
+    if (fd == keep || x == nullptr || !x->has(kWaitDuplicate)) {
+      private_fds().push_back(fd);  // the runtime's own: the hub's code decides
       continue;
     }
     FdState* e = find(fd);

@@ -39,11 +39,16 @@
 //   propagated to every entry with the same socket inode.
 //
 // Private descriptors
-//   The runtime's own descriptors (each poller's epoll instance; a closed
-//   descriptor's duplicate kept for the green threads still waiting on it)
-//   are placed high (below min(RLIMIT_NOFILE, 1024)) so that the program's
-//   lowest-free numbering is undisturbed, and are invisible to the program:
-//   close, dup2 onto, and I/O on them answer EBADF as for a closed number.
+//   The runtime's own descriptors: each hub's libev loop (its epoll backend
+//   and wake-up eventfd, recognised when libev's code creates them), each
+//   poller's epoll instance, and a closed descriptor's duplicate kept for
+//   the green threads still waiting on it. The program cannot close them:
+//   close, close_range, closefrom and dup2/dup3 onto one behave as for a
+//   closed number (EBADF, or skipped), so a daemon's "close every
+//   descriptor" loop leaves the runtime working. All are moved high (below
+//   min(RLIMIT_NOFILE, 1024); libev's as its epoll_create1, eventfd or pipe
+//   returns), so that the program's lowest-free numbering is undisturbed.
+//   Other calls on them go to libc.
 #pragma once
 
 #include <atomic>
@@ -78,6 +83,7 @@ constexpr uint32_t kNoNowaitRead = 1u << 8;    // RWF_NOWAIT reads unsupported: 
 constexpr uint32_t kNoNowaitWrite = 1u << 9;   // RWF_NOWAIT writes unsupported
 constexpr uint32_t kTransient = 1u << 10;      // altered for one call (connect, sendfile)
 constexpr uint32_t kListening = 1u << 11;      // listen() succeeded on it
+constexpr uint32_t kWaitDuplicate = 1u << 12;  // private: a closed file kept for its waiters
 }  // namespace fd_bits
 
 struct WaitNode;
@@ -170,6 +176,11 @@ class FdTable {
   // new number (or fd itself if it could not be moved).
   static int make_private(int fd);
   static bool is_private(int fd);
+  // The runtime closes one of its own: the number is the program's again.
+  static void release_runtime(int fd);
+  // Whether a call returning to `address` comes from libev's code (the
+  // hubs' loops create and close their descriptors through the shims).
+  static bool called_by_event_loop(const void* address);
   // Drops one waiter's reference to a private duplicate; the last closes it.
   static void release_private(int fd);
   // Calls fn(lo, hi) for each maximal range of [first, last] that holds no

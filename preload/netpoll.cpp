@@ -194,7 +194,10 @@ void Poller::after_fork_in_child() {
   for (int i = 0; i < count; ++i) {
     Poller* p = r.pollers[i].load(std::memory_order_acquire);
     if (p == nullptr || p == survivor) continue;
-    r.pollers[i].store(nullptr, std::memory_order_release);  // leaked: its loop is gone
+    // Its loop is gone (the object is leaked, as the loop is): only its
+    // epoll instance is closed.
+    r.pollers[i].store(nullptr, std::memory_order_release);
+    FdTable::release_private(p->epfd_);
   }
   FdTable::reset_in_forked_child(survivor != nullptr ? survivor->epfd_ : -1);
   if (survivor == nullptr) return;

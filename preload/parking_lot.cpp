@@ -131,9 +131,11 @@ size_t ParkingLot::unpark_some(const void* address, size_t count) {
 bool ParkingLot::unpark_one(const void* address) { return unpark_some(address, 1) == 1; }
 
 void ParkingLot::reset_in_forked_child() {
+  // Read before writing: only the buckets that need it are written, so the
+  // child does not copy the whole table's pages.
   for (Bucket& bucket : buckets) {
-    bucket.lock.unlock();
-    bucket.head = bucket.tail = nullptr;
+    if (bucket.lock.is_locked()) bucket.lock.unlock();
+    if (bucket.head != nullptr || bucket.tail != nullptr) bucket.head = bucket.tail = nullptr;
   }
 }
 

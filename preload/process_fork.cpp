@@ -134,13 +134,12 @@ void wait_for_exec_or_exit(pid_t child, int notice_fd) {
 pid_t green_vfork() {
   int notice[2] = {-1, -1};
   const bool noticed = raw_pipe_cloexec(notice) == 0;
-  pid_t pid = GREENHUB_REAL(_Fork)();
+  pid_t pid = GREENHUB_REAL(fork)();
   if (pid == 0) {
     if (noticed) {
       close_raw(notice[0]);
       vfork_exec_notice_fd = notice[1];
     }
-    enter_async_signal_safe_child();
     return 0;
   }
   const int saved_errno = errno;

@@ -32,15 +32,19 @@
 //   go straight to libc.
 //
 // _Fork() runs no handlers and its child may only call async-signal-safe
-// functions: the runtime is off in its child (every call goes to libc), and
-// the child's signal mask is the program's.
+// functions: the runtime is off in its child (initialized() is false and
+// every call goes to libc), and the child's signal mask is the program's.
 //
-// vfork() is a fork whose parent waits, greenly, until the child has
-// exec'ed or exited, as vfork suspends the calling thread until then; but
-// the child gets a copy of the memory instead of sharing the parent's
-// (POSIX allows vfork to be fork; sharing would let the child's interposed
-// calls corrupt the parent's runtime). Like _Fork's, its child runs no
-// atfork handlers and has the runtime off.
+// vfork() is fork() whose parent waits, greenly, until the child has
+// exec'ed or exited (a close-on-exec pipe reaches end-of-file, or the
+// child's pidfd becomes readable), as vfork suspends the calling thread
+// until then. The child gets a copy of the memory instead of sharing the
+// parent's (POSIX allows vfork to be fork; sharing would let the child's
+// interposed calls change the parent's runtime state), and atfork handlers
+// run, the program's included, as for fork(): the runtime's own child
+// handler must run there, since the child shares the parent's descriptors
+// (the pollers' epoll instances among them) and closes some before it
+// execs.
 #pragma once
 
 namespace greenhub::preload {

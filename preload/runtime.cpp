@@ -102,7 +102,9 @@ __attribute__((constructor(101))) void initialize_preload() {
 
 const Config& config() { return the_config; }
 
-bool initialized() { return ready.load(std::memory_order_acquire); }
+bool initialized() {
+  return ready.load(std::memory_order_acquire) && !runtime_disabled.load(std::memory_order_relaxed);
+}
 
 Hub* green_hub() {
   if (runtime_disabled.load(std::memory_order_relaxed)) return nullptr;

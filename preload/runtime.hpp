@@ -63,9 +63,9 @@ void hub_thread_blocked_signals(sigset_t* set);
 // stops counting as a runtime hub thread (set its signal mask first).
 void restart_hubs_in_forked_child(Hub* survivor);
 
-// In a child made by vfork() or _Fork() (which may only call
-// async-signal-safe functions): the runtime is off, every call goes
-// straight to libc.
+// In a child made by _Fork() (which may only call async-signal-safe
+// functions): the runtime is off, initialized() is false from then on, and
+// every call goes straight to libc.
 void disable_runtime_in_forked_child();
 
 // Identifies the calling thread for mutex ownership: a green thread's id

@@ -381,8 +381,6 @@ ssize_t green_readv(Hub& hub, int fd, FdState& e, const iovec* iov, int count, c
       return poll_then_call(hub, fd, e, POLLIN, "read", libc);
     }
     case FdKind::kPrivate:
-      errno = EBADF;
-      return -1;
     case FdKind::kUnknown:
     case FdKind::kPassthrough:
       break;
@@ -446,8 +444,6 @@ ssize_t green_writev(Hub& hub, int fd, FdState& e, const iovec* iov, int count, 
       return poll_then_call(hub, fd, e, POLLOUT, "write", libc);
     }
     case FdKind::kPrivate:
-      errno = EBADF;
-      return -1;
     case FdKind::kUnknown:
     case FdKind::kPassthrough:
       break;
@@ -550,10 +546,6 @@ ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* addr, 
   }
   cancellation_point();
   const FdKind kind = FdTable::kind(fd, *e);
-  if (kind == FdKind::kPrivate) {
-    errno = EBADF;
-    return -1;
-  }
   if (kind != FdKind::kSocket) return GREENHUB_REAL(recvfrom)(fd, buf, n, flags, addr, addrlen);
   return green_recvfrom(*hub, fd, *e, buf, n, flags, addr, addrlen);
 }
@@ -583,10 +575,6 @@ ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
   }
   cancellation_point();
   const FdKind kind = FdTable::kind(fd, *e);
-  if (kind == FdKind::kPrivate) {
-    errno = EBADF;
-    return -1;
-  }
   if (kind != FdKind::kSocket) return GREENHUB_REAL(recvmsg)(fd, msg, flags);
   return green_recvmsg(*hub, fd, *e, msg, flags);
 }
@@ -599,10 +587,6 @@ int recvmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags, struct t
   }
   cancellation_point();
   const FdKind kind = FdTable::kind(fd, *e);
-  if (kind == FdKind::kPrivate) {
-    errno = EBADF;
-    return -1;
-  }
   if (kind != FdKind::kSocket) return GREENHUB_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
   // With a timeout, the first attempt passes it to the kernel, which checks
   // it (EFAULT, EINVAL) and, on success, leaves the remaining time in it.
@@ -665,10 +649,6 @@ ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockad
   }
   cancellation_point();
   const FdKind kind = FdTable::kind(fd, *e);
-  if (kind == FdKind::kPrivate) {
-    errno = EBADF;
-    return -1;
-  }
   if (kind != FdKind::kSocket) return GREENHUB_REAL(sendto)(fd, buf, n, flags, addr, addrlen);
   return green_sendto(*hub, fd, *e, buf, n, flags, addr, addrlen);
 }
@@ -685,10 +665,6 @@ ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
   }
   cancellation_point();
   const FdKind kind = FdTable::kind(fd, *e);
-  if (kind == FdKind::kPrivate) {
-    errno = EBADF;
-    return -1;
-  }
   if (kind != FdKind::kSocket) return GREENHUB_REAL(sendmsg)(fd, msg, flags);
   return green_sendmsg(*hub, fd, *e, msg, flags);
 }
@@ -701,10 +677,6 @@ int sendmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags) {
   }
   cancellation_point();
   const FdKind kind = FdTable::kind(fd, *e);
-  if (kind == FdKind::kPrivate) {
-    errno = EBADF;
-    return -1;
-  }
   if (kind != FdKind::kSocket) return GREENHUB_REAL(sendmmsg)(fd, vec, vlen, flags);
   ErrnoKeeper keep;
   GreenIo io(*hub, fd, *e, SockTimeout::kSend, "sendmmsg");

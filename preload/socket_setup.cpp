@@ -246,10 +246,15 @@ int socketpair(int domain, int type, int protocol, int fds[2]) noexcept {
   return r;
 }
 
+// libev makes its wake-up pipe with pipe or pipe2 where eventfd is missing.
 int pipe2(int fds[2], int flags) noexcept {
   int r = GREENHUB_REAL(pipe2)(fds, flags);
   if (r == 0) {
-    for (int i = 0; i < 2; ++i) FdTable::created(fds[i], FdKind::kPipe, 0, (flags & O_NONBLOCK) != 0, 0);
+    const bool runtime = FdTable::called_by_event_loop(__builtin_return_address(0));
+    for (int i = 0; i < 2; ++i) {
+      if (runtime) fds[i] = FdTable::make_private(fds[i]);
+      else FdTable::created(fds[i], FdKind::kPipe, 0, (flags & O_NONBLOCK) != 0, 0);
+    }
   }
   return r;
 }
@@ -257,7 +262,11 @@ int pipe2(int fds[2], int flags) noexcept {
 int pipe(int fds[2]) noexcept {
   int r = GREENHUB_REAL(pipe)(fds);
   if (r == 0) {
-    for (int i = 0; i < 2; ++i) FdTable::created(fds[i], FdKind::kPipe, 0, false, 0);
+    const bool runtime = FdTable::called_by_event_loop(__builtin_return_address(0));
+    for (int i = 0; i < 2; ++i) {
+      if (runtime) fds[i] = FdTable::make_private(fds[i]);
+      else FdTable::created(fds[i], FdKind::kPipe, 0, false, 0);
+    }
   }
   return r;
 }
@@ -284,9 +293,6 @@ int accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
     case FdKind::kSocket:
       r = green_accept(*hub, fd, *e, addr, len, flags);
       break;
-    case FdKind::kPrivate:
-      errno = EBADF;
-      return -1;
     default:
       return GREENHUB_REAL(accept4)(fd, addr, len, flags);
   }
@@ -304,9 +310,6 @@ int connect(int fd, const struct sockaddr* addr, socklen_t len) {
   switch (FdTable::kind(fd, *e)) {
     case FdKind::kSocket:
       return green_connect(*hub, fd, *e, addr, len);
-    case FdKind::kPrivate:
-      errno = EBADF;
-      return -1;
     default:
       return GREENHUB_REAL(connect)(fd, addr, len);
   }
@@ -314,19 +317,7 @@ int connect(int fd, const struct sockaddr* addr, socklen_t len) {
 
 int __connect(int fd, const struct sockaddr* addr, socklen_t len) { return connect(fd, addr, len); }
 
-int shutdown(int fd, int how) noexcept {
-  if (FdTable::is_private(fd)) {
-    errno = EBADF;
-    return -1;
-  }
-  return GREENHUB_REAL(shutdown)(fd, how);
-}
-
 int setsockopt(int fd, int level, int name, const void* value, socklen_t len) noexcept {
-  if (FdTable::is_private(fd)) {
-    errno = EBADF;
-    return -1;
-  }
   int r = GREENHUB_REAL(setsockopt)(fd, level, name, value, len);
   if (r == 0 && level == SOL_SOCKET &&
       (name == SO_RCVTIMEO_OLD || name == SO_SNDTIMEO_OLD || name == SO_RCVTIMEO_NEW ||
@@ -337,10 +328,6 @@ int setsockopt(int fd, int level, int name, const void* value, socklen_t len) no
 }
 
 int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept {
-  if (FdTable::is_private(fd)) {
-    errno = EBADF;
-    return -1;
-  }
   return GREENHUB_REAL(getsockopt)(fd, level, name, value, len);
 }
 

@@ -30,6 +30,9 @@ class SpinLock {
   }
   bool try_lock() noexcept { return !locked_.exchange(true, std::memory_order_acquire); }
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+  // Whether some thread holds the lock now (a hint: for resetting state in
+  // a forked child without writing to pages that need no change).
+  bool is_locked() const noexcept { return locked_.load(std::memory_order_relaxed); }
 
  private:
   static void raw_sched_yield() noexcept {

@@ -172,7 +172,9 @@ int main(void) {
   pid = vfork();
   if (pid == 0) {
     if (write(1, "vfork child before exec\n", 24) < 0) _exit(98);
-    execl("/bin/sh", "sh", "-c", "echo vfork child after exec; exit 6", (char*)NULL);
+    // What the exec'ed shell would print races with the parent: its exit
+    // status is the proof that it ran.
+    execl("/bin/sh", "sh", "-c", "exit 6", (char*)NULL);
     _exit(127);
   }
   say("vfork parent resumed\n");
@@ -180,15 +182,15 @@ int main(void) {
   say(line);
   pid = vfork();
   if (pid == 0) _exit(7);
-  snprintf(line, sizeof line, "vfork _exit: child status %d, atfork prepare count %d\n",
-           wait_status(pid), prepared);
+  snprintf(line, sizeof line, "vfork _exit: child status %d\n", wait_status(pid));
   say(line);
 
   // _Fork: no atfork handlers.
+  const int prepared_before = prepared;
   pid = _Fork();
   if (pid == 0) _exit(8);
-  snprintf(line, sizeof line, "_Fork: child status %d, atfork prepare count %d\n", wait_status(pid),
-           prepared);
+  snprintf(line, sizeof line, "_Fork: child status %d, atfork handlers run %d\n", wait_status(pid),
+           prepared - prepared_before);
   say(line);
 
   return 0;
