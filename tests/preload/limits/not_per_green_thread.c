@@ -6,6 +6,8 @@
 //
 // "green" cases run under the preload with GREENHUB_HUBS=1 (so that the
 // threads share one OS thread), except "kill-running", which needs two hubs.
+// "vfork-atfork" checks a documented difference that is not about threads
+// (preload/process_fork.hpp).
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -270,6 +273,21 @@ static int case_sigpipe(void) {
                 "interrupted too");
 }
 
+// --- vfork is fork: the atfork handlers run (preload/process_fork.hpp). ---
+
+static int atfork_prepared;
+static void count_prepare(void) { atfork_prepared++; }
+
+static int case_vfork_atfork(void) {
+  pthread_atfork(count_prepare, NULL, NULL);
+  pid_t pid = vfork();
+  if (pid == 0) _exit(0);
+  int status;
+  waitpid(pid, &status, 0);
+  printf("vfork: atfork prepare handlers run %d\n", atfork_prepared);
+  return expect(atfork_prepared == 0, "vfork's atfork handlers", "run, as for fork");
+}
+
 // --- asynchronous cancellation acts as deferred. ----------------------------
 
 static volatile int loop_finished;
@@ -312,5 +330,6 @@ int main(int argc, char** argv) {
   if (strcmp(argv[1], "kill-running") == 0) return case_kill_running();
   if (strcmp(argv[1], "async-cancel") == 0) return case_async_cancel();
   if (strcmp(argv[1], "sigpipe") == 0) return case_sigpipe();
+  if (strcmp(argv[1], "vfork-atfork") == 0) return case_vfork_atfork();
   return 2;
 }
