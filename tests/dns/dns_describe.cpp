@@ -49,7 +49,7 @@ std::string describe_addrinfo(int rc, const addrinfo* list) {
              " raw=" + hex(reinterpret_cast<const unsigned char*>(sin6), sizeof *sin6);
     }
     out += " canon=" + (a->ai_canonname != nullptr ? "'" + std::string(a->ai_canonname) + "'"
-                                                    : std::string("null"));
+                                                   : std::string("null"));
   }
   return out;
 }
@@ -63,10 +63,11 @@ std::string describe_hostent_ptr(const hostent* h, int herrno) {
   for (char** a = h->h_aliases; a != nullptr && *a != nullptr; ++a) out += std::string(*a) + " ";
   out += "] addresses=[";
   for (char** a = h->h_addr_list; a != nullptr && *a != nullptr; ++a) {
-    out += (h->h_length == 4 || h->h_length == 16
-                ? address_text(h->h_length == 4 ? AF_INET : AF_INET6, *a)
-                : hex(reinterpret_cast<const unsigned char*>(*a), static_cast<size_t>(h->h_length))) +
-           " ";
+    out +=
+        (h->h_length == 4 || h->h_length == 16
+             ? address_text(h->h_length == 4 ? AF_INET : AF_INET6, *a)
+             : hex(reinterpret_cast<const unsigned char*>(*a), static_cast<size_t>(h->h_length))) +
+        " ";
   }
   return out + "]";
 }

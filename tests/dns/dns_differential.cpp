@@ -77,8 +77,9 @@ std::string family_name(int family) {
 }  // namespace
 
 std::string label(const GaiCase& c) {
-  std::string out = std::string("node=") + (c.node != nullptr ? "'" + std::string(c.node) + "'" : "null") +
-                    " service=" + (c.service != nullptr ? "'" + std::string(c.service) + "'" : "null");
+  std::string out =
+      std::string("node=") + (c.node != nullptr ? "'" + std::string(c.node) + "'" : "null") +
+      " service=" + (c.service != nullptr ? "'" + std::string(c.service) + "'" : "null");
   if (c.null_hints) return out + " hints=null";
   char flags[16];
   std::snprintf(flags, sizeof flags, "0x%x", static_cast<unsigned>(c.flags));
@@ -111,8 +112,8 @@ void expect_same_getaddrinfo(const GaiCase& c, Under under) {
 
 void expect_same_gethostbyname(const char* name, int af, size_t buflen, Under under) {
   const std::string what = std::string("gethostbyname") + (af < 0 ? "" : "2") + "(" + name +
-                           (af < 0 ? "" : ", " + family_name(af)) + ") buflen=" +
-                           std::to_string(buflen);
+                           (af < 0 ? "" : ", " + family_name(af)) +
+                           ") buflen=" + std::to_string(buflen);
   auto reentrant = [&](Resolver* r, std::string* out) {
     std::vector<char> buf(buflen);
     hostent ret{};
@@ -174,7 +175,8 @@ void expect_same_gethostbyaddr(const void* addr, socklen_t len, int af, size_t b
   };
   auto plain = [&](Resolver* r, std::string* out) {
     h_errno = kSentinel;
-    hostent* result = r == nullptr ? ::gethostbyaddr(addr, len, af) : r->gethostbyaddr(addr, len, af);
+    hostent* result =
+        r == nullptr ? ::gethostbyaddr(addr, len, af) : r->gethostbyaddr(addr, len, af);
     *out = describe_hostent_ptr(result, h_errno);
   };
   std::string native_r, native_plain;
@@ -199,10 +201,9 @@ void expect_same_getnameinfo(const sockaddr* sa, socklen_t salen, socklen_t host
   } else if (sa != nullptr && sa->sa_family == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, text, sizeof text);
   }
-  const std::string what = std::string("getnameinfo(") + text + ", salen " +
-                           std::to_string(salen) + ", hostlen " + std::to_string(hostlen) +
-                           ", servlen " + std::to_string(servlen) + ", flags " +
-                           std::to_string(flags) + ")";
+  const std::string what = std::string("getnameinfo(") + text + ", salen " + std::to_string(salen) +
+                           ", hostlen " + std::to_string(hostlen) + ", servlen " +
+                           std::to_string(servlen) + ", flags " + std::to_string(flags) + ")";
   auto run = [&](Resolver* r) {
     std::vector<char> host(hostlen + 1, 'X');
     std::vector<char> serv(servlen + 1, 'Y');
@@ -226,9 +227,8 @@ void expect_same_res(ResCall call, const char* name, const char* domain, int typ
                           : call == ResCall::kSearch ? "res_search"
                                                      : "res_querydomain";
   const std::string what = std::string(call_name) + "(" + name +
-                           (domain != nullptr ? std::string(", ") + domain : "") +
-                           ", type " + std::to_string(type) + ", anslen " +
-                           std::to_string(anslen) + ")";
+                           (domain != nullptr ? std::string(", ") + domain : "") + ", type " +
+                           std::to_string(type) + ", anslen " + std::to_string(anslen) + ")";
   auto run = [&](Resolver* r) {
     // glibc writes a header's rcode whatever anslen is: leave room.
     std::vector<unsigned char> answer(static_cast<size_t>(anslen > 64 ? anslen : 64));
@@ -262,8 +262,8 @@ void expect_same_res(ResCall call, const char* name, const char* domain, int typ
 
 void expect_same_res_send(const char* name, int type, int anslen, Under under) {
   unsigned char query[512];
-  const int qlen = ::res_mkquery(ns_o_query, name, ns_c_in, type, nullptr, 0, nullptr, query,
-                                 sizeof query);
+  const int qlen =
+      ::res_mkquery(ns_o_query, name, ns_c_in, type, nullptr, 0, nullptr, query, sizeof query);
   ASSERT_GT(qlen, 0) << name;
   const std::string what = std::string("res_send(query for ") + name + ", type " +
                            std::to_string(type) + ", anslen " + std::to_string(anslen) + ")";

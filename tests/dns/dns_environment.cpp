@@ -128,9 +128,9 @@ int DnsEnvironment::enter(const std::string& server_script, const std::string& g
     return 1;
   }
   // The environment variables glibc's resolver reads.
-  for (const char* name : {"HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", "RESOLV_HOST_CONF",
-                           "RESOLV_MULTI", "RESOLV_REORDER", "RESOLV_ADD_TRIM_DOMAINS",
-                           "RESOLV_OVERRIDE_TRIM_DOMAINS"}) {
+  for (const char* name :
+       {"HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", "RESOLV_HOST_CONF", "RESOLV_MULTI",
+        "RESOLV_REORDER", "RESOLV_ADD_TRIM_DOMAINS", "RESOLV_OVERRIDE_TRIM_DOMAINS"}) {
     unsetenv(name);
   }
   char dir[] = "/tmp/greenhub-dns-XXXXXX";

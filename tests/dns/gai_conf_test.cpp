@@ -11,8 +11,8 @@ namespace {
 
 TEST(GaiConf, SortOrder) {
   DnsEnvironment::instance().use_standard_resolv_conf();
-  for (const char* name : {"multi.test", "loop.test", "dual.test", "localhost", "filehost.test",
-                           "real.test"}) {
+  for (const char* name :
+       {"multi.test", "loop.test", "dual.test", "localhost", "filehost.test", "real.test"}) {
     for (int family : {AF_UNSPEC, AF_INET, AF_INET6}) {
       for (int flags : {0, AI_V4MAPPED, AI_V4MAPPED | AI_ALL, AI_CANONNAME}) {
         GaiCase c{name};

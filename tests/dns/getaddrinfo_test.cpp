@@ -18,16 +18,46 @@ namespace {
 
 // Names covering the zone's behaviours and /etc/hosts.
 const char* const kNames[] = {
-    "a.test",          "A.TEST",          "multi.test",      "loop.test",
-    "v4only.test",     "v6only.test",     "dual.test",       "alias.test",
-    "dangling.test",   "to-nodata.test",  "to-v6only.test",  "to-badname.test",
-    "bad_name.test",   "nodata.test",     "mxonly.test",     "mixedcase.test",
-    "servfail.test",   "refused.test",    "notimp.test",     "formerr.test",
-    "servfail-aaaa.test", "nxdomain.test", "tc.test",        "big.test",
-    "foreign.test",    "filehost.test",   "filealias",       "onlyfile",
-    "mapped-file.test", "localhost",      "www",             "only",
-    "host",            "www.sub",         "a.test.",         "www.",
-    "-leading.test",   "x..test",         "under_score.test", "",
+    "a.test",
+    "A.TEST",
+    "multi.test",
+    "loop.test",
+    "v4only.test",
+    "v6only.test",
+    "dual.test",
+    "alias.test",
+    "dangling.test",
+    "to-nodata.test",
+    "to-v6only.test",
+    "to-badname.test",
+    "bad_name.test",
+    "nodata.test",
+    "mxonly.test",
+    "mixedcase.test",
+    "servfail.test",
+    "refused.test",
+    "notimp.test",
+    "formerr.test",
+    "servfail-aaaa.test",
+    "nxdomain.test",
+    "tc.test",
+    "big.test",
+    "foreign.test",
+    "filehost.test",
+    "filealias",
+    "onlyfile",
+    "mapped-file.test",
+    "localhost",
+    "www",
+    "only",
+    "host",
+    "www.sub",
+    "a.test.",
+    "www.",
+    "-leading.test",
+    "x..test",
+    "under_score.test",
+    "",
 };
 
 struct Hints {
@@ -73,10 +103,10 @@ TEST_F(GetaddrinfoTest, NamesFlagsAndFamilies) {
 }
 
 TEST_F(GetaddrinfoTest, NumericHosts) {
-  const char* const numeric[] = {"192.0.2.1", "1.2.3",       "0x7f.1",     "1.2.3.4 ",
-                                 "127.1",     "::1",         "::ffff:1.2.3.4", "2001:db8::1",
-                                 "fe80::1%lo", "fe80::1%1",  "fe80::1%bogus", "2001:db8::1%5",
-                                 "::1%",      "[::1]",       "256.1.1.1",  "1.2.3.4.5"};
+  const char* const numeric[] = {"192.0.2.1",  "1.2.3",     "0x7f.1",         "1.2.3.4 ",
+                                 "127.1",      "::1",       "::ffff:1.2.3.4", "2001:db8::1",
+                                 "fe80::1%lo", "fe80::1%1", "fe80::1%bogus",  "2001:db8::1%5",
+                                 "::1%",       "[::1]",     "256.1.1.1",      "1.2.3.4.5"};
   for (const char* name : numeric) {
     for (int flags : {0, AI_NUMERICHOST, AI_CANONNAME, AI_V4MAPPED, AI_NUMERICHOST | AI_PASSIVE}) {
       for (int family : {AF_UNSPEC, AF_INET, AF_INET6}) {
@@ -94,11 +124,12 @@ TEST_F(GetaddrinfoTest, NumericHosts) {
 }
 
 TEST_F(GetaddrinfoTest, ServicesAndSocketTypes) {
-  const char* const services[] = {nullptr, "80", "http", "domain", "ssh", "no-such-service",
-                                  "65535", "65536", "-1", "0", " 80", "80x", ""};
+  const char* const services[] = {nullptr, "80",    "http", "domain", "ssh", "no-such-service",
+                                  "65535", "65536", "-1",   "0",      " 80", "80x",
+                                  ""};
   for (const char* service : services) {
-    for (int socktype : std::initializer_list<int>{0, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW,
-                                                   SOCK_SEQPACKET}) {
+    for (int socktype :
+         std::initializer_list<int>{0, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET}) {
       GaiCase c{"dual.test", service};
       c.socktype = socktype;
       expect_same_getaddrinfo(c);
@@ -156,8 +187,8 @@ TEST_F(GetaddrinfoTest, IdnGoesToGlibc) {
 }
 
 TEST_F(GetaddrinfoTest, NdotsAndSearchList) {
-  const std::vector<const char*> names = {"www", "www.sub", "only", "host", "a", "a.test",
-                                          "nxdomain", "servfail", "www.sub.test."};
+  const std::vector<const char*> names = {"www",    "www.sub",  "only",     "host",         "a",
+                                          "a.test", "nxdomain", "servfail", "www.sub.test."};
   env().write_resolv_conf("nameserver " + env().primary() +
                           "\nsearch sub.test test\noptions ndots:3 timeout:1 attempts:1\n");
   all_names(names);
@@ -195,7 +226,7 @@ TEST_F(GetaddrinfoTest, ServersAttemptsAndRotation) {
 }
 
 TEST_F(GetaddrinfoTest, Options) {
-  const std::vector<const char*> names = {"a.test", "dual.test", "multi.test", "big.test",
+  const std::vector<const char*> names = {"a.test",  "dual.test",  "multi.test",  "big.test",
                                           "tc.test", "alias.test", "v6only.test", "nodata.test"};
   // "inet6" is deprecated: glibc parses it and no longer acts on it.
   for (const char* options : {"edns0", "edns0 trust-ad", "no-aaaa", "use-vc", "single-request",

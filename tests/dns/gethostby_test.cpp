@@ -15,14 +15,38 @@ namespace dnstest {
 namespace {
 
 const char* const kNames[] = {
-    "a.test",          "multi.test",      "v6only.test",     "dual.test",
-    "alias.test",      "dangling.test",   "to-nodata.test",  "to-v6only.test",
-    "to-badname.test", "bad_name.test",   "nodata.test",     "mxonly.test",
-    "servfail.test",   "refused.test",    "nxdomain.test",   "tc.test",
-    "big.test",        "foreign.test",    "filehost.test",   "filealias",
-    "onlyfile",        "mapped-file.test", "localhost",      "www",
-    "host",            "a.test.",         "-leading.test",   "spa ce.test",
-    "192.0.2.1",       "1.2.3",           "::1",             "2001:db8::1",
+    "a.test",
+    "multi.test",
+    "v6only.test",
+    "dual.test",
+    "alias.test",
+    "dangling.test",
+    "to-nodata.test",
+    "to-v6only.test",
+    "to-badname.test",
+    "bad_name.test",
+    "nodata.test",
+    "mxonly.test",
+    "servfail.test",
+    "refused.test",
+    "nxdomain.test",
+    "tc.test",
+    "big.test",
+    "foreign.test",
+    "filehost.test",
+    "filealias",
+    "onlyfile",
+    "mapped-file.test",
+    "localhost",
+    "www",
+    "host",
+    "a.test.",
+    "-leading.test",
+    "spa ce.test",
+    "192.0.2.1",
+    "1.2.3",
+    "::1",
+    "2001:db8::1",
     "",
 };
 
@@ -54,17 +78,16 @@ TEST_F(GethostbyTest, Sortlist) {
 }
 
 TEST_F(GethostbyTest, ByAddress) {
-  const char* const v4[] = {"192.0.2.1",   "192.0.2.30", "203.0.113.4", "192.0.2.66",
-                            "192.0.2.67",  "10.9.9.9",   "127.0.0.1",   "192.0.2.200",
-                            "192.0.2.211", "10.9.8.7"};
+  const char* const v4[] = {"192.0.2.1", "192.0.2.30", "203.0.113.4", "192.0.2.66",  "192.0.2.67",
+                            "10.9.9.9",  "127.0.0.1",  "192.0.2.200", "192.0.2.211", "10.9.8.7"};
   for (const char* text : v4) {
     in_addr a;
     ASSERT_EQ(inet_pton(AF_INET, text, &a), 1);
     expect_same_gethostbyaddr(&a, sizeof a, AF_INET);
     expect_same_gethostbyaddr(&a, sizeof a, AF_INET6);  // length/family mismatch
   }
-  const char* const v6[] = {"2001:db8::6",   "2001:db8::30",       "::1",
-                            "::ffff:192.0.2.1", "::192.0.2.1",      "2001:db8::200",
+  const char* const v6[] = {"2001:db8::6",        "2001:db8::30", "::1",
+                            "::ffff:192.0.2.1",   "::192.0.2.1",  "2001:db8::200",
                             "::ffff:192.0.2.211", "2001:db8::99"};
   for (const char* text : v6) {
     in6_addr a;

@@ -18,24 +18,30 @@ class GetnameinfoTest : public ::testing::Test {
   void SetUp() override { DnsEnvironment::instance().use_standard_resolv_conf(); }
 };
 
-const int kFlags[] = {0,           NI_NUMERICHOST, NI_NAMEREQD, NI_NUMERICSERV,
-                      NI_DGRAM,    NI_NOFQDN,      NI_NUMERICHOST | NI_NUMERICSERV,
+const int kFlags[] = {0,
+                      NI_NUMERICHOST,
+                      NI_NAMEREQD,
+                      NI_NUMERICSERV,
+                      NI_DGRAM,
+                      NI_NOFQDN,
+                      NI_NUMERICHOST | NI_NUMERICSERV,
                       NI_NAMEREQD | NI_DGRAM};
 
 TEST_F(GetnameinfoTest, Inet) {
-  for (const char* text : {"192.0.2.1", "192.0.2.30", "10.9.9.9", "127.0.0.1", "192.0.2.66",
-                           "192.0.2.200"}) {
+  for (const char* text :
+       {"192.0.2.1", "192.0.2.30", "10.9.9.9", "127.0.0.1", "192.0.2.66", "192.0.2.200"}) {
     for (int port : {0, 22, 53, 80, 12345}) {
       sockaddr_in sin{};
       sin.sin_family = AF_INET;
       sin.sin_port = htons(static_cast<uint16_t>(port));
       inet_pton(AF_INET, text, &sin.sin_addr);
       const auto* sa = reinterpret_cast<const sockaddr*>(&sin);
-      for (int flags : kFlags) expect_same_getnameinfo(sa, sizeof sin, NI_MAXHOST, NI_MAXSERV, flags);
-      expect_same_getnameinfo(sa, sizeof sin, 4, NI_MAXSERV, 0);   // host buffer too small
-      expect_same_getnameinfo(sa, sizeof sin, NI_MAXHOST, 2, 0);   // service buffer too small
-      expect_same_getnameinfo(sa, sizeof sin, 0, NI_MAXSERV, 0);   // no host wanted
-      expect_same_getnameinfo(sa, sizeof sin, NI_MAXHOST, 0, 0);   // no service wanted
+      for (int flags : kFlags)
+        expect_same_getnameinfo(sa, sizeof sin, NI_MAXHOST, NI_MAXSERV, flags);
+      expect_same_getnameinfo(sa, sizeof sin, 4, NI_MAXSERV, 0);  // host buffer too small
+      expect_same_getnameinfo(sa, sizeof sin, NI_MAXHOST, 2, 0);  // service buffer too small
+      expect_same_getnameinfo(sa, sizeof sin, 0, NI_MAXSERV, 0);  // no host wanted
+      expect_same_getnameinfo(sa, sizeof sin, NI_MAXHOST, 0, 0);  // no service wanted
     }
   }
 }
@@ -70,7 +76,7 @@ TEST_F(GetnameinfoTest, OtherFamiliesAndBadArguments) {
   sin.sin_family = AF_INET;
   inet_pton(AF_INET, "192.0.2.1", &sin.sin_addr);
   const auto* sa4 = reinterpret_cast<const sockaddr*>(&sin);
-  expect_same_getnameinfo(sa4, sizeof sin - 1, NI_MAXHOST, NI_MAXSERV, 0);  // salen too short
+  expect_same_getnameinfo(sa4, sizeof sin - 1, NI_MAXHOST, NI_MAXSERV, 0);    // salen too short
   expect_same_getnameinfo(sa4, sizeof sin, NI_MAXHOST, NI_MAXSERV, 0x10000);  // bad flags
   expect_same_getnameinfo(sa4, sizeof sin, 0, 0, NI_NAMEREQD);
   sockaddr other{};

@@ -16,10 +16,10 @@ class ResTest : public ::testing::Test {
   void SetUp() override { DnsEnvironment::instance().use_standard_resolv_conf(); }
 };
 
-const char* const kNames[] = {"a.test",        "alias.test",    "multi.test",   "nxdomain.test",
-                              "nodata.test",   "servfail.test", "refused.test", "big.test",
-                              "tc.test",       "www",           "host",         "a.test.",
-                              "x..test",       "dangling.test"};
+const char* const kNames[] = {"a.test",      "alias.test",    "multi.test",   "nxdomain.test",
+                              "nodata.test", "servfail.test", "refused.test", "big.test",
+                              "tc.test",     "www",           "host",         "a.test.",
+                              "x..test",     "dangling.test"};
 
 TEST_F(ResTest, QuerySearchQuerydomain) {
   for (const char* name : kNames) {
@@ -42,8 +42,8 @@ TEST_F(ResTest, SmallAnswerBuffers) {
 }
 
 TEST_F(ResTest, Send) {
-  for (const char* name : {"a.test", "alias.test", "nxdomain.test", "servfail.test", "big.test",
-                           "tc.test", "www"}) {
+  for (const char* name :
+       {"a.test", "alias.test", "nxdomain.test", "servfail.test", "big.test", "tc.test", "www"}) {
     expect_same_res_send(name, ns_t_a);
     expect_same_res_send(name, ns_t_aaaa);
   }
@@ -62,8 +62,9 @@ TEST_F(ResTest, OtherConfigurations) {
   expect_same_res(ResCall::kQuery, "a.test", nullptr, ns_t_a);
   expect_same_res(ResCall::kSearch, "a", nullptr, ns_t_a);
   expect_same_res_send("a.test", ns_t_a);
-  env.write_resolv_conf("nameserver " + env.primary() +
-                        "\nsearch nothing.servfail.test test\noptions ndots:2 timeout:1 attempts:1\n");
+  env.write_resolv_conf(
+      "nameserver " + env.primary() +
+      "\nsearch nothing.servfail.test test\noptions ndots:2 timeout:1 attempts:1\n");
   for (const char* name : {"www", "a", "none.x", "www.sub"}) {
     expect_same_res(ResCall::kSearch, name, nullptr, ns_t_a);
   }

@@ -11,6 +11,7 @@
 #include "greenhub/lock.hpp"
 #include "greenhub/pool.hpp"
 #include "greenhub/queue.hpp"
+#include "greenhub/resolver.hpp"
 #include "greenhub/runtime.hpp"
 #include "greenhub/semaphore.hpp"
 #include "greenhub/shutdown.hpp"

@@ -53,11 +53,13 @@
 #pragma once
 
 #include <netdb.h>
-#include <resolv.h>
 #include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
+
+// glibc's resolver state (<resolv.h>), named without that header's macros.
+struct __res_state;
 
 namespace greenhub {
 
@@ -100,18 +102,17 @@ class Resolver {
                          int anslen) = 0;
   virtual int res_querydomain(const char* name, const char* domain, int klass, int type,
                               unsigned char* answer, int anslen) = 0;
-  virtual int res_send(const unsigned char* msg, int msglen, unsigned char* answer,
-                       int anslen) = 0;
+  virtual int res_send(const unsigned char* msg, int msglen, unsigned char* answer, int anslen) = 0;
   // With an explicit state (initialized with res_ninit). On the thread
   // resolver the state is used on the worker: it must outlive the call
   // even if the waiting greenlet is killed.
-  virtual int res_nquery(res_state statp, const char* dname, int klass, int type,
+  virtual int res_nquery(struct __res_state* statp, const char* dname, int klass, int type,
                          unsigned char* answer, int anslen) = 0;
-  virtual int res_nsearch(res_state statp, const char* dname, int klass, int type,
+  virtual int res_nsearch(struct __res_state* statp, const char* dname, int klass, int type,
                           unsigned char* answer, int anslen) = 0;
-  virtual int res_nquerydomain(res_state statp, const char* name, const char* domain, int klass,
-                               int type, unsigned char* answer, int anslen) = 0;
-  virtual int res_nsend(res_state statp, const unsigned char* msg, int msglen,
+  virtual int res_nquerydomain(struct __res_state* statp, const char* name, const char* domain,
+                               int klass, int type, unsigned char* answer, int anslen) = 0;
+  virtual int res_nsend(struct __res_state* statp, const unsigned char* msg, int msglen,
                         unsigned char* answer, int anslen) = 0;
 };
 
@@ -157,13 +158,13 @@ int res_search(const char* dname, int klass, int type, unsigned char* answer, in
 int res_querydomain(const char* name, const char* domain, int klass, int type,
                     unsigned char* answer, int anslen);
 int res_send(const unsigned char* msg, int msglen, unsigned char* answer, int anslen);
-int res_nquery(res_state statp, const char* dname, int klass, int type, unsigned char* answer,
-               int anslen);
-int res_nsearch(res_state statp, const char* dname, int klass, int type, unsigned char* answer,
-                int anslen);
-int res_nquerydomain(res_state statp, const char* name, const char* domain, int klass, int type,
-                     unsigned char* answer, int anslen);
-int res_nsend(res_state statp, const unsigned char* msg, int msglen, unsigned char* answer,
-              int anslen);
+int res_nquery(struct __res_state* statp, const char* dname, int klass, int type,
+               unsigned char* answer, int anslen);
+int res_nsearch(struct __res_state* statp, const char* dname, int klass, int type,
+                unsigned char* answer, int anslen);
+int res_nquerydomain(struct __res_state* statp, const char* name, const char* domain, int klass,
+                     int type, unsigned char* answer, int anslen);
+int res_nsend(struct __res_state* statp, const unsigned char* msg, int msglen,
+              unsigned char* answer, int anslen);
 
 }  // namespace greenhub

@@ -135,8 +135,8 @@ void parse_scope(char* val1, const char* val2, std::vector<ScopeEntry>* list, bo
   if (cp != nullptr) *cp++ = '\0';
   if (inet_pton(AF_INET6, val1, &prefix) == 1) {
     bits = 128;
-    if (IN6_IS_ADDR_V4MAPPED(&prefix) && (cp == nullptr || parse_number(cp, &bits)) &&
-        bits >= 96 && bits <= 128 && parse_number(val2, &val) && val <= INT_MAX) {
+    if (IN6_IS_ADDR_V4MAPPED(&prefix) && (cp == nullptr || parse_number(cp, &bits)) && bits >= 96 &&
+        bits <= 128 && parse_number(val2, &val) && val <= INT_MAX) {
       add_scope(list, nullbits, prefix, bits, val);
     }
   } else if (inet_pton(AF_INET, val1, &prefix.s6_addr[12]) == 1) {
@@ -213,8 +213,9 @@ void load_gaiconf(GaiConf& conf) {
   }
   if (!scopes.empty()) {
     if (!scopes_null) scopes.push_back(ScopeEntry{0, 0, 14});
-    std::stable_sort(scopes.begin(), scopes.end(),
-                     [](const ScopeEntry& a, const ScopeEntry& b) { return a.netmask > b.netmask; });
+    std::stable_sort(scopes.begin(), scopes.end(), [](const ScopeEntry& a, const ScopeEntry& b) {
+      return a.netmask > b.netmask;
+    });
     conf.scopes = std::move(scopes);
   }
   conf.mtime = st.st_mtim;

@@ -77,15 +77,14 @@ int inet_serv(const char* service, const TypeProto* tp, const addrinfo* req, Ser
 }
 
 // glibc's get_servtuples; service_num < 0 means "look the name up".
-int get_servtuples(bool has_service, int service_num, const char* service_name,
-                   const addrinfo* req, ServTuple* st) {
+int get_servtuples(bool has_service, int service_num, const char* service_name, const addrinfo* req,
+                   ServTuple* st) {
   const TypeProto* tp = kTypeProto;
   if (req->ai_protocol != 0 || req->ai_socktype != 0) {
     ++tp;
-    while (tp->name[0] != '\0' &&
-           ((req->ai_socktype != 0 && req->ai_socktype != tp->socktype) ||
-            (req->ai_protocol != 0 && (tp->protoflag & kProtoAny) == 0 &&
-             req->ai_protocol != tp->protocol))) {
+    while (tp->name[0] != '\0' && ((req->ai_socktype != 0 && req->ai_socktype != tp->socktype) ||
+                                   (req->ai_protocol != 0 && (tp->protoflag & kProtoAny) == 0 &&
+                                    req->ai_protocol != tp->protocol))) {
       ++tp;
     }
     if (tp->name[0] == '\0') return req->ai_socktype != 0 ? EAI_SOCKTYPE : EAI_SERVICE;
@@ -505,9 +504,9 @@ int AresLookups::getaddrinfo(const char* name, const char* service, const addrin
   default_hints.ai_family = AF_UNSPEC;
   if (hints == nullptr) hints = &default_hints;
 
-  if ((hints->ai_flags & ~(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_ADDRCONFIG |
-                           AI_V4MAPPED | AI_IDN | AI_CANONIDN | kDeprecatedAiIdn |
-                           AI_NUMERICSERV | AI_ALL)) != 0) {
+  if ((hints->ai_flags &
+       ~(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_ADDRCONFIG | AI_V4MAPPED | AI_IDN |
+         AI_CANONIDN | kDeprecatedAiIdn | AI_NUMERICSERV | AI_ALL)) != 0) {
     return EAI_BADFLAGS;
   }
   if ((hints->ai_flags & AI_CANONNAME) != 0 && name == nullptr) return EAI_BADFLAGS;

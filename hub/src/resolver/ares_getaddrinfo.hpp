@@ -38,8 +38,8 @@ class AresLookups {
 
  private:
   struct Result;
-  int gaih_inet(const char* name, int port_or_minus1, const char* service_name,
-                bool has_service, const addrinfo* req, addrinfo** pai, unsigned* naddrs);
+  int gaih_inet(const char* name, int port_or_minus1, const char* service_name, bool has_service,
+                const addrinfo* req, addrinfo** pai, unsigned* naddrs);
   int try_simple_gethostbyname(const char* name, const addrinfo* req, Result* res);
   int get_nss_addresses(const char* name, const addrinfo* req, Result* res);
 

@@ -63,7 +63,8 @@ std::optional<std::string> lookup_local_domain(HostsDatabase& db) {
   hostent* h = nullptr;
   int herror = 0;
   auto by_name = [&](const char* name) -> hostent* {
-    while (db.gethostbyname2_r(name, AF_INET, &th, buffer.data(), buffer.size(), &h, &herror) != 0) {
+    while (db.gethostbyname2_r(name, AF_INET, &th, buffer.data(), buffer.size(), &h, &herror) !=
+           0) {
       if (herror == NETDB_INTERNAL && errno == ERANGE) {
         buffer.resize(buffer.size() * 2);
       } else {
@@ -229,7 +230,8 @@ int service_part(const sockaddr* sa, char* serv, socklen_t servlen, int flags) {
         }
         if (s != nullptr) return checked_copy(serv, servlen, s->s_name);
       }
-      return check_sprintf_result(std::snprintf(serv, servlen, "%d", ntohs(sin->sin_port)), servlen);
+      return check_sprintf_result(std::snprintf(serv, servlen, "%d", ntohs(sin->sin_port)),
+                                  servlen);
     }
     case AF_LOCAL:
       return checked_copy(serv, servlen, reinterpret_cast<const sockaddr_un*>(sa)->sun_path);

@@ -164,8 +164,8 @@ int AresResolver::gethostbyname_r(const char* name, hostent* ret, char* buf, siz
                                                       h_errnop);
 }
 
-int AresResolver::gethostbyname2_r(const char* name, int af, hostent* ret, char* buf,
-                                   size_t buflen, hostent** result, int* h_errnop) {
+int AresResolver::gethostbyname2_r(const char* name, int af, hostent* ret, char* buf, size_t buflen,
+                                   hostent** result, int* h_errnop) {
   std::optional<AresContext> context;
   switch (route(&context)) {
     case Route::kBlock:
@@ -175,8 +175,7 @@ int AresResolver::gethostbyname2_r(const char* name, int af, hostent* ret, char*
     case Route::kAres:
       break;
   }
-  return context->lookups.database().gethostbyname2_r(name, af, ret, buf, buflen, result,
-                                                      h_errnop);
+  return context->lookups.database().gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop);
 }
 
 int AresResolver::gethostbyaddr_r(const void* addr, socklen_t len, int type, hostent* ret,
@@ -290,16 +289,15 @@ int AresResolver::res_nsearch(res_state statp, const char* dname, int klass, int
   return deliver(client.search(dname, klass, type, anslen), answer, anslen);
 }
 
-int AresResolver::res_nquerydomain(res_state statp, const char* name, const char* domain,
-                                   int klass, int type, unsigned char* answer, int anslen) {
+int AresResolver::res_nquerydomain(res_state statp, const char* name, const char* domain, int klass,
+                                   int type, unsigned char* answer, int anslen) {
   std::shared_ptr<const DnsConfig> config;
   switch (route_state(statp, &config)) {
     case Route::kBlock:
       return Resolver::blocking().res_nquerydomain(statp, name, domain, klass, type, answer,
                                                    anslen);
     case Route::kThread:
-      return Resolver::thread().res_nquerydomain(statp, name, domain, klass, type, answer,
-                                                 anslen);
+      return Resolver::thread().res_nquerydomain(statp, name, domain, klass, type, answer, anslen);
     case Route::kAres:
       break;
   }

@@ -39,8 +39,8 @@ int raw_connect(ares_socket_t fd, const sockaddr* address, ares_socklen_t length
   return static_cast<int>(syscall(SYS_connect, fd, address, length));
 }
 
-ares_ssize_t raw_recvfrom(ares_socket_t fd, void* buffer, size_t length, int flags,
-                          sockaddr* from, ares_socklen_t* from_length, void*) {
+ares_ssize_t raw_recvfrom(ares_socket_t fd, void* buffer, size_t length, int flags, sockaddr* from,
+                          ares_socklen_t* from_length, void*) {
   return static_cast<ares_ssize_t>(
       syscall(SYS_recvfrom, fd, buffer, length, flags, from, from_length));
 }
@@ -52,8 +52,8 @@ ares_ssize_t raw_sendv(ares_socket_t fd, const iovec* iov, int iov_count, void*)
   return static_cast<ares_ssize_t>(syscall(SYS_sendmsg, fd, &message, MSG_NOSIGNAL));
 }
 
-const ares_socket_functions kRawSocketFunctions = {raw_socket, raw_close, raw_connect,
-                                                   raw_recvfrom, raw_sendv};
+const ares_socket_functions kRawSocketFunctions = {raw_socket, raw_close, raw_connect, raw_recvfrom,
+                                                   raw_sendv};
 
 void init_ares_library() {
   static std::once_flag once;

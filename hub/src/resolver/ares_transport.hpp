@@ -96,8 +96,8 @@ class AresTransport {
   // Sends each query to `server` and waits on the hub until each has a
   // reply; replies[i] answers queries[i]. Throws what the greenlet's wait
   // throws (Timeout, GreenletExit), abandoning the exchange.
-  void exchange(const DnsServer& server, const TransportOptions& options,
-                const DnsQuery* queries, DnsReply* replies, size_t count);
+  void exchange(const DnsServer& server, const TransportOptions& options, const DnsQuery* queries,
+                DnsReply* replies, size_t count);
 
   // Channels currently open (for tests).
   size_t channel_count() const { return channels_.size(); }

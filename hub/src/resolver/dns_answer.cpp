@@ -167,8 +167,8 @@ void sort_addresses(const std::vector<SortlistEntry>& sortlist,
 NssOutcome unavailable_no_recovery() { return NssOutcome{NSS_STATUS_UNAVAIL, NO_RECOVERY, 0}; }
 
 // gaih_getanswer_slice.
-NssOutcome address_slice(const unsigned char* packet, size_t length,
-                         std::vector<AddressTuple>* out, bool store_canon) {
+NssOutcome address_slice(const unsigned char* packet, size_t length, std::vector<AddressTuple>* out,
+                         bool store_canon) {
   RecordCursor c;
   if (!c.init(packet, length)) return unavailable_no_recovery();
   const int qtype = c.qtype();
@@ -178,7 +178,8 @@ NssOutcome address_slice(const unsigned char* packet, size_t length,
   // Points at a possibly compressed name in the packet: the canonical
   // name so far.
   const unsigned char* alias = expected;
-  if (ancount == 0 || !binary_hnok(alias)) return NssOutcome{NSS_STATUS_NOTFOUND, HOST_NOT_FOUND, 0};
+  if (ancount == 0 || !binary_hnok(alias))
+    return NssOutcome{NSS_STATUS_NOTFOUND, HOST_NOT_FOUND, 0};
 
   bool have_answer = false;
   for (; ancount > 0; --ancount) {
@@ -287,8 +288,7 @@ NssOutcome parse_address_answers(const unsigned char* packet1, size_t length1,
   if ((outcome.status == NSS_STATUS_SUCCESS || outcome.status == NSS_STATUS_NOTFOUND) &&
       packet2 != nullptr && length2 > 0) {
     // After a success the canonical name is stored already.
-    NssOutcome second =
-        address_slice(packet2, length2, out, outcome.status != NSS_STATUS_SUCCESS);
+    NssOutcome second = address_slice(packet2, length2, out, outcome.status != NSS_STATUS_SUCCESS);
     if (outcome.status != NSS_STATUS_SUCCESS && second.status != NSS_STATUS_NOTFOUND) {
       outcome.status = second.status;
     }

@@ -21,10 +21,10 @@ const HEADER* header_of(const std::vector<unsigned char>& bytes) {
 }
 
 enum class Verdict : uint8_t {
-  kGood,        // a usable answer (any rcode but the rejecting ones)
-  kRejected,    // SERVFAIL, NOTIMP or REFUSED: try the next server
-  kAbandon,     // glibc drops the whole exchange with this server
-  kNoAnswer,    // timeout, port unreachable, socket error
+  kGood,      // a usable answer (any rcode but the rejecting ones)
+  kRejected,  // SERVFAIL, NOTIMP or REFUSED: try the next server
+  kAbandon,   // glibc drops the whole exchange with this server
+  kNoAnswer,  // timeout, port unreachable, socket error
 };
 
 }  // namespace
@@ -95,8 +95,8 @@ DnsResult DnsClient::send_queries(const DnsQuery* queries, size_t count) {
             } else if (h->rcode == ns_r_servfail || h->rcode == ns_r_notimpl ||
                        h->rcode == ns_r_refused) {
               v = Verdict::kRejected;
-            } else if (h->rcode == ns_r_noerror && h->ancount == 0 && h->aa == 0 &&
-                       h->ra == 0 && h->arcount == 0) {
+            } else if (h->rcode == ns_r_noerror && h->ancount == 0 && h->aa == 0 && h->ra == 0 &&
+                       h->arcount == 0) {
               abandon = true;  // a referral: not an answer
             } else {
               v = Verdict::kGood;
@@ -151,9 +151,7 @@ DnsResult DnsClient::send_queries(const DnsQuery* queries, size_t count) {
     }
   }
   result.length = -1;
-  result.error = v_circuit ? state.transport_errno
-                 : state.got_somewhere ? ETIMEDOUT
-                                       : ECONNREFUSED;
+  result.error = v_circuit ? state.transport_errno : state.got_somewhere ? ETIMEDOUT : ECONNREFUSED;
   return result;
 }
 
@@ -336,7 +334,7 @@ DnsResult DnsClient::run_querydomain(const char* name, const char* domain, int k
 DnsResult DnsClient::run_search(const char* name, int klass, int type, int capacity) {
   const unsigned long options = config_->options();
   herrno_ = HOST_NOT_FOUND;  // true if we never query
-  int error = 0;              // glibc's res_search clears errno first
+  int error = 0;             // glibc's res_search clears errno first
   unsigned dots = 0;
   const char* cp = name;
   for (; *cp != '\0'; ++cp) dots += *cp == '.';

@@ -123,13 +123,13 @@ std::shared_ptr<const DnsConfig> DnsConfig::from_state(const struct __res_state&
 
 int DnsConfig::make_query(const char* name, int klass, int type, unsigned char* buf, int buflen,
                           int advertised_payload) const {
-  int n = res_nmkquery(const_cast<struct __res_state*>(query_state_), QUERY, name, klass, type, nullptr, 0,
-                       nullptr, buf, buflen);
+  int n = res_nmkquery(const_cast<struct __res_state*>(query_state_), QUERY, name, klass, type,
+                       nullptr, 0, nullptr, buf, buflen);
   if (n <= 0 || (options_ & (RES_USE_EDNS0 | RES_USE_DNSSEC)) == 0) return n;
   // glibc's __res_nopt: an OPT pseudo-record advertising the payload size.
   if (buflen - n < 1 + RRFIXEDSZ) return -1;
   unsigned char* cp = buf + n;
-  int payload = advertised_payload < 512 ? 512
+  int payload = advertised_payload < 512               ? 512
                 : advertised_payload > kEdnsBufferSize ? kEdnsBufferSize
                                                        : advertised_payload;
   uint16_t flags = (options_ & RES_USE_DNSSEC) != 0 ? kOptDnssecOk : 0;

@@ -86,7 +86,8 @@ NssOutcome files_gethostbyaddr(const void* addr, socklen_t len, int af, HostData
   const LibcResolver& libc = libc_resolver();
   return call_files([&](char* buffer, size_t length, int* error, int* herrno) {
     hostent h{};
-    nss_status status = libc.files_gethostbyaddr_r(addr, len, af, &h, buffer, length, error, herrno);
+    nss_status status =
+        libc.files_gethostbyaddr_r(addr, len, af, &h, buffer, length, error, herrno);
     if (status == NSS_STATUS_SUCCESS) copy_hostent(h, out);
     return status;
   });
@@ -162,8 +163,8 @@ NssOutcome HostSources::gethostbyname3(HostsSource source, const char* name, int
   return outcome;
 }
 
-NssOutcome HostSources::gethostbyaddr(HostsSource source, const void* addr, socklen_t len,
-                                      int af, HostData* out) {
+NssOutcome HostSources::gethostbyaddr(HostsSource source, const void* addr, socklen_t len, int af,
+                                      HostData* out) {
   if (source == HostsSource::kFiles) return files_gethostbyaddr(addr, len, af, out);
 
   static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};

@@ -32,8 +32,7 @@ class HostSources {
   explicit HostSources(std::shared_ptr<const DnsConfig> dns)
       : dns_(std::move(dns), __res_state()) {}
 
-  NssOutcome gethostbyname4(HostsSource source, const char* name,
-                            std::vector<AddressTuple>* out);
+  NssOutcome gethostbyname4(HostsSource source, const char* name, std::vector<AddressTuple>* out);
   // check_name: nss_dns's gethostbyname2_r/gethostbyname_r refuse names that
   // are not host names; its gethostbyname3_r does not.
   NssOutcome gethostbyname3(HostsSource source, const char* name, int af, bool check_name,

@@ -119,7 +119,8 @@ struct HostsConfigLoader {
   }
 
   static const char* read_host_conf() {
-    if (std::getenv("RESOLV_REORDER") != nullptr || std::getenv("RESOLV_ADD_TRIM_DOMAINS") != nullptr ||
+    if (std::getenv("RESOLV_REORDER") != nullptr ||
+        std::getenv("RESOLV_ADD_TRIM_DOMAINS") != nullptr ||
         std::getenv("RESOLV_OVERRIDE_TRIM_DOMAINS") != nullptr) {
       return "RESOLV_REORDER or RESOLV_*_TRIM_DOMAINS is set";
     }

@@ -107,8 +107,8 @@ int HostsDatabase::gethostbyname2_r(const char* name, int af, hostent* ret, char
   nss_status status = NSS_STATUS_UNAVAIL;
   char* buffer = buf;
   *result = nullptr;
-  switch (libc_resolver().hostname_digits_dots(name, ret, &buffer, nullptr, buflen, result,
-                                               &status, af, h_errnop)) {
+  switch (libc_resolver().hostname_digits_dots(name, ret, &buffer, nullptr, buflen, result, &status,
+                                               af, h_errnop)) {
     case -1:
       return errno;
     case 1:
@@ -137,8 +137,8 @@ int HostsDatabase::gethostbyname2_r(const char* name, int af, hostent* ret, char
   return finish(status, ret, result, h_errnop);
 }
 
-int HostsDatabase::gethostbyaddr_r(const void* addr, socklen_t len, int af, hostent* ret,
-                                   char* buf, size_t buflen, hostent** result, int* h_errnop) {
+int HostsDatabase::gethostbyaddr_r(const void* addr, socklen_t len, int af, hostent* ret, char* buf,
+                                   size_t buflen, hostent** result, int* h_errnop) {
   if (len == sizeof(in6_addr) && std::memcmp(&in6addr_any, addr, sizeof(in6_addr)) == 0) {
     // glibc's PREPROCESS for gethostbyaddr_r.
     *h_errnop = HOST_NOT_FOUND;

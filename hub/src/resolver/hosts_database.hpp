@@ -24,7 +24,8 @@ namespace greenhub::detail {
 
 class HostsDatabase {
  public:
-  HostsDatabase(const HostsConfig& hosts, HostSources& sources) : hosts_(hosts), sources_(sources) {}
+  HostsDatabase(const HostsConfig& hosts, HostSources& sources)
+      : hosts_(hosts), sources_(sources) {}
 
   int gethostbyname2_r(const char* name, int af, hostent* ret, char* buf, size_t buflen,
                        hostent** result, int* h_errnop);

@@ -25,8 +25,7 @@ constexpr size_t kReceiveBuffer = 32 * 1024;
 class NetlinkSocket {
  public:
   NetlinkSocket() {
-    fd_ = static_cast<int>(
-        syscall(SYS_socket, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+    fd_ = static_cast<int>(syscall(SYS_socket, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
     if (fd_ < 0) return;
     sockaddr_nl address{};
     address.nl_family = AF_NETLINK;

@@ -38,6 +38,7 @@ LibcResolver load() {
   }
   bind_required(h, r.getaddrinfo, "getaddrinfo");
   bind_required(h, r.freeaddrinfo, "freeaddrinfo");
+  bind_required(h, r.gai_strerror, "gai_strerror");
   bind_required(h, r.getnameinfo, "getnameinfo");
   bind_required(h, r.gethostbyname, "gethostbyname");
   bind_required(h, r.gethostbyname2, "gethostbyname2");

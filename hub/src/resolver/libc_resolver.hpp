@@ -28,8 +28,8 @@ namespace greenhub::detail {
 struct LibcResolver {
   int (*getaddrinfo)(const char*, const char*, const addrinfo*, addrinfo**) = nullptr;
   void (*freeaddrinfo)(addrinfo*) = nullptr;
-  int (*getnameinfo)(const sockaddr*, socklen_t, char*, socklen_t, char*, socklen_t,
-                     int) = nullptr;
+  const char* (*gai_strerror)(int) = nullptr;
+  int (*getnameinfo)(const sockaddr*, socklen_t, char*, socklen_t, char*, socklen_t, int) = nullptr;
   hostent* (*gethostbyname)(const char*) = nullptr;
   hostent* (*gethostbyname2)(const char*, int) = nullptr;
   hostent* (*gethostbyaddr)(const void*, socklen_t, int) = nullptr;
@@ -58,9 +58,9 @@ struct LibcResolver {
                                       char* buffer, size_t buflen, int* errnop,
                                       int* herrnop) = nullptr;
   // Handles numeric host names the way gethostbyname does (public ABI).
-  int (*hostname_digits_dots)(const char* name, hostent* resbuf, char** buffer,
-                              size_t* buffer_size, size_t buflen, hostent** result,
-                              nss_status* status, int af, int* h_errnop) = nullptr;
+  int (*hostname_digits_dots)(const char* name, hostent* resbuf, char** buffer, size_t* buffer_size,
+                              size_t buflen, hostent** result, nss_status* status, int af,
+                              int* h_errnop) = nullptr;
 
   // Whether everything the asynchronous resolver needs was found.
   bool has_files_backend() const {

@@ -140,7 +140,7 @@ int getaddrinfo(const char* node, const char* service, const addrinfo* hints, ad
 
 void freeaddrinfo(addrinfo* res) { detail::libc_resolver().freeaddrinfo(res); }
 
-const char* gai_strerror(int errcode) { return ::gai_strerror(errcode); }
+const char* gai_strerror(int errcode) { return detail::libc_resolver().gai_strerror(errcode); }
 
 int getnameinfo(const sockaddr* sa, socklen_t salen, char* host, socklen_t hostlen, char* serv,
                 socklen_t servlen, int flags) {

@@ -26,32 +26,31 @@ bool caller_resolver_state_modified();
 // The same for an explicit state passed to a res_n* function.
 bool uninitialized_state(res_state statp);
 
-#define GREENHUB_RESOLVER_COMMON_OVERRIDES                                                       \
-  int getaddrinfo(const char* node, const char* service, const addrinfo* hints, addrinfo** res) \
-      override;                                                                                  \
-  int getnameinfo(const sockaddr* sa, socklen_t salen, char* host, socklen_t hostlen,            \
-                  char* serv, socklen_t servlen, int flags) override;                           \
-  int gethostbyname_r(const char* name, hostent* ret, char* buf, size_t buflen,                  \
-                      hostent** result, int* h_errnop) override;                                 \
-  int gethostbyname2_r(const char* name, int af, hostent* ret, char* buf, size_t buflen,         \
-                       hostent** result, int* h_errnop) override;                                \
-  int gethostbyaddr_r(const void* addr, socklen_t len, int type, hostent* ret, char* buf,        \
-                      size_t buflen, hostent** result, int* h_errnop) override;                  \
-  int res_query(const char* dname, int klass, int type, unsigned char* answer, int anslen)       \
-      override;                                                                                  \
-  int res_search(const char* dname, int klass, int type, unsigned char* answer, int anslen)      \
-      override;                                                                                  \
-  int res_querydomain(const char* name, const char* domain, int klass, int type,                 \
-                      unsigned char* answer, int anslen) override;                               \
-  int res_send(const unsigned char* msg, int msglen, unsigned char* answer, int anslen)          \
-      override;                                                                                  \
-  int res_nquery(res_state statp, const char* dname, int klass, int type,                        \
-                 unsigned char* answer, int anslen) override;                                    \
-  int res_nsearch(res_state statp, const char* dname, int klass, int type,                       \
-                  unsigned char* answer, int anslen) override;                                   \
-  int res_nquerydomain(res_state statp, const char* name, const char* domain, int klass,         \
-                       int type, unsigned char* answer, int anslen) override;                    \
-  int res_nsend(res_state statp, const unsigned char* msg, int msglen, unsigned char* answer,    \
+#define GREENHUB_RESOLVER_COMMON_OVERRIDES                                                         \
+  int getaddrinfo(const char* node, const char* service, const addrinfo* hints, addrinfo** res)    \
+      override;                                                                                    \
+  int getnameinfo(const sockaddr* sa, socklen_t salen, char* host, socklen_t hostlen, char* serv,  \
+                  socklen_t servlen, int flags) override;                                          \
+  int gethostbyname_r(const char* name, hostent* ret, char* buf, size_t buflen, hostent** result,  \
+                      int* h_errnop) override;                                                     \
+  int gethostbyname2_r(const char* name, int af, hostent* ret, char* buf, size_t buflen,           \
+                       hostent** result, int* h_errnop) override;                                  \
+  int gethostbyaddr_r(const void* addr, socklen_t len, int type, hostent* ret, char* buf,          \
+                      size_t buflen, hostent** result, int* h_errnop) override;                    \
+  int res_query(const char* dname, int klass, int type, unsigned char* answer, int anslen)         \
+      override;                                                                                    \
+  int res_search(const char* dname, int klass, int type, unsigned char* answer, int anslen)        \
+      override;                                                                                    \
+  int res_querydomain(const char* name, const char* domain, int klass, int type,                   \
+                      unsigned char* answer, int anslen) override;                                 \
+  int res_send(const unsigned char* msg, int msglen, unsigned char* answer, int anslen) override;  \
+  int res_nquery(res_state statp, const char* dname, int klass, int type, unsigned char* answer,   \
+                 int anslen) override;                                                             \
+  int res_nsearch(res_state statp, const char* dname, int klass, int type, unsigned char* answer,  \
+                  int anslen) override;                                                            \
+  int res_nquerydomain(res_state statp, const char* name, const char* domain, int klass, int type, \
+                       unsigned char* answer, int anslen) override;                                \
+  int res_nsend(res_state statp, const unsigned char* msg, int msglen, unsigned char* answer,      \
                 int anslen) override;
 
 // glibc on the calling thread.

@@ -10,8 +10,8 @@
 //   getnameinfo's and res_*'s buffers start as copies of the caller's and
 //   are copied back whole. The worker starts with the caller's errno and
 //   h_errno, and the caller gets the worker's back on return, so that
-//   glibc's side effects on both are the caller's, as if it ran there. A result nobody waits for any more (killed
-//   greenlet) is freed with the job.
+//   glibc's side effects on both are the caller's, as if it ran there. A result nobody waits for
+//   any more (killed greenlet) is freed with the job.
 //
 //   Concurrency is the pool's size: ThreadPool::default_pool() runs that
 //   many lookups at once, the others queue.
@@ -166,15 +166,15 @@ int answer_job(unsigned char* answer, int anslen, Lookup lookup) {
   std::vector<unsigned char> initial(std::max<size_t>(size, HFIXEDSZ), 0);
   if (size > 0) std::memcpy(initial.data(), answer, size);
   const Errors before = Errors::capture();
-  AnswerResult r = ThreadPool::default_pool().apply([initial = std::move(initial), anslen, lookup,
-                                                     before]() mutable {
-    before.restore();
-    AnswerResult out;
-    out.answer = std::move(initial);
-    out.rc = lookup(out.answer.data(), anslen);
-    out.errors = Errors::capture();
-    return out;
-  });
+  AnswerResult r = ThreadPool::default_pool().apply(
+      [initial = std::move(initial), anslen, lookup, before]() mutable {
+        before.restore();
+        AnswerResult out;
+        out.answer = std::move(initial);
+        out.rc = lookup(out.answer.data(), anslen);
+        out.errors = Errors::capture();
+        return out;
+      });
   if (size > 0) std::memcpy(answer, r.answer.data(), size);
   r.errors.restore();
   return r.rc;
@@ -201,8 +201,8 @@ int ThreadResolver::getaddrinfo(const char* node, const char* service, const add
     h->ai_next = nullptr;
   }
   const Errors before = Errors::capture();
-  AddrinfoResult r = ThreadPool::default_pool().apply(
-      [n = copy_of(node), s = copy_of(service), h, before]() {
+  AddrinfoResult r =
+      ThreadPool::default_pool().apply([n = copy_of(node), s = copy_of(service), h, before]() {
         before.restore();
         AddrinfoResult out;
         out.rc = libc_resolver().getaddrinfo(c_str(n), c_str(s), h ? &*h : nullptr, &out.list);
@@ -214,8 +214,8 @@ int ThreadResolver::getaddrinfo(const char* node, const char* service, const add
   return r.rc;
 }
 
-int ThreadResolver::getnameinfo(const sockaddr* sa, socklen_t salen, char* host,
-                                socklen_t hostlen, char* serv, socklen_t servlen, int flags) {
+int ThreadResolver::getnameinfo(const sockaddr* sa, socklen_t salen, char* host, socklen_t hostlen,
+                                char* serv, socklen_t servlen, int flags) {
   if (to_blocking()) {
     return Resolver::blocking().getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
   }
@@ -229,10 +229,10 @@ int ThreadResolver::getnameinfo(const sockaddr* sa, socklen_t salen, char* host,
   if (sa != nullptr) {
     address.emplace(reinterpret_cast<const char*>(sa), reinterpret_cast<const char*>(sa) + salen);
   }
-  std::vector<char> host_in = host != nullptr ? std::vector<char>(host, host + hostlen)
-                                              : std::vector<char>();
-  std::vector<char> serv_in = serv != nullptr ? std::vector<char>(serv, serv + servlen)
-                                              : std::vector<char>();
+  std::vector<char> host_in =
+      host != nullptr ? std::vector<char>(host, host + hostlen) : std::vector<char>();
+  std::vector<char> serv_in =
+      serv != nullptr ? std::vector<char>(serv, serv + servlen) : std::vector<char>();
   const bool has_host = host != nullptr;
   const bool has_serv = serv != nullptr;
   const Errors before = Errors::capture();
@@ -373,12 +373,11 @@ int ThreadResolver::res_nsearch(res_state statp, const char* dname, int klass, i
 int ThreadResolver::res_nquerydomain(res_state statp, const char* name, const char* domain,
                                      int klass, int type, unsigned char* answer, int anslen) {
   resolver_counters().thread.fetch_add(1, std::memory_order_relaxed);
-  return answer_job(answer, anslen,
-                    [statp, n = copy_of(name), d = copy_of(domain), klass, type](unsigned char* a,
-                                                                                  int l) {
-                      return libc_resolver().res_nquerydomain(statp, c_str(n), c_str(d), klass,
-                                                              type, a, l);
-                    });
+  return answer_job(
+      answer, anslen,
+      [statp, n = copy_of(name), d = copy_of(domain), klass, type](unsigned char* a, int l) {
+        return libc_resolver().res_nquerydomain(statp, c_str(n), c_str(d), klass, type, a, l);
+      });
 }
 
 int ThreadResolver::res_nsend(res_state statp, const unsigned char* msg, int msglen,
@@ -387,12 +386,12 @@ int ThreadResolver::res_nsend(res_state statp, const unsigned char* msg, int msg
   std::vector<unsigned char> message;
   if (msg != nullptr && msglen > 0) message.assign(msg, msg + msglen);
   const bool null_message = msg == nullptr;
-  return answer_job(answer, anslen,
-                    [statp, message = std::move(message), msglen, null_message](unsigned char* a,
-                                                                                int l) {
-                      return libc_resolver().res_nsend(statp, null_message ? nullptr : message.data(),
-                                                       msglen, a, l);
-                    });
+  return answer_job(
+      answer, anslen,
+      [statp, message = std::move(message), msglen, null_message](unsigned char* a, int l) {
+        return libc_resolver().res_nsend(statp, null_message ? nullptr : message.data(), msglen, a,
+                                         l);
+      });
 }
 
 }  // namespace greenhub::detail
