@@ -4,9 +4,9 @@
 // Output protocol
 //   A benchmark program prints one figure per line, `key value`, where key
 //   is `<benchmark>.<figure>` and value a plain decimal number; lines that
-//   start with '#' are commentary for humans. The runner (tests/bench/run-hub)
+//   start with '#' are commentary for humans. A runner (tests/bench/run-*)
 //   runs each program several times, takes the median of each key across
-//   runs and builds its table from the keys; nothing else parses the output.
+//   runs and builds its table from the keys.
 //
 // Smoke mode
 //   `--smoke` runs the same code at a small scale (about 1,000 greenlets, a

@@ -16,6 +16,8 @@
 // Reported (output protocol of ../common/measure.hpp):
 //   dns.ares_wall_ms, dns.thread_wall_ms, dns.native_wall_ms  wall time of
 //       the 1,000 lookups, from the first start to the last answer
+//   dns.ares_cpu_ms, dns.thread_cpu_ms, dns.native_cpu_ms  CPU time (user +
+//       system) the process spent on them, all its threads together
 //   dns.thread_pool_size  the thread resolver's concurrency
 //   dns.ares_os_threads   OS threads of the process during the ares run
 //   dns.server_delay_ms   the delay of each answer
@@ -70,14 +72,23 @@ int os_threads() {
 
 struct Run {
   double wall_ms = 0;
+  double cpu_ms = 0;  // user + system CPU of the whole process
   int ok = 0;
   int threads_seen = 0;
 };
+
+double process_cpu_ms() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
+  return ms(usage.ru_utime) + ms(usage.ru_stime);
+}
 
 Run green_run(gh::Resolver& resolver, const char* tag, int n) {
   Run run;
   std::vector<gh::Greenlet<bool>> greenlets;
   greenlets.reserve(static_cast<size_t>(n));
+  const double cpu_start = process_cpu_ms();
   const int64_t start = bench::now_ns();
   for (int i = 0; i < n; ++i) {
     greenlets.push_back(gh::spawn([&resolver, &run, tag, i] {
@@ -88,6 +99,7 @@ Run green_run(gh::Resolver& resolver, const char* tag, int n) {
   }
   for (auto& g : greenlets) run.ok += g.get() ? 1 : 0;
   run.wall_ms = static_cast<double>(bench::now_ns() - start) / 1e6;
+  run.cpu_ms = process_cpu_ms() - cpu_start;
   return run;
 }
 
@@ -111,6 +123,7 @@ Run native_run(const char* tag, int n) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 256 * 1024);
+  const double cpu_start = process_cpu_ms();
   const int64_t start = bench::now_ns();
   int started = 0;
   for (int i = 0; i < n; ++i) {
@@ -123,6 +136,7 @@ Run native_run(const char* tag, int n) {
   }
   for (int i = 0; i < started; ++i) pthread_join(threads[static_cast<size_t>(i)], nullptr);
   run.wall_ms = static_cast<double>(bench::now_ns() - start) / 1e6;
+  run.cpu_ms = process_cpu_ms() - cpu_start;
   pthread_attr_destroy(&attr);
   run.ok = ok.load();
   return run;
@@ -168,13 +182,15 @@ int main(int argc, char** argv) {
   const Run native = native_run("n", n);
   env.stop_servers();
 
-  std::printf("# %d lookups at once (A and AAAA each), every answer delayed %d ms\n", n,
-              kDelayMs);
+  std::printf("# %d lookups at once (A and AAAA each), every answer delayed %d ms\n", n, kDelayMs);
   bench::report("dns.server_delay_ms", kDelayMs);
   bench::report("dns.lookups", n);
   bench::report("dns.ares_wall_ms", ares.wall_ms);
   bench::report("dns.thread_wall_ms", thread.wall_ms);
   bench::report("dns.native_wall_ms", native.wall_ms);
+  bench::report("dns.ares_cpu_ms", ares.cpu_ms);
+  bench::report("dns.thread_cpu_ms", thread.cpu_ms);
+  bench::report("dns.native_cpu_ms", native.cpu_ms);
   bench::report("dns.thread_pool_size", static_cast<double>(gh::thread_resolver_concurrency()));
   bench::report("dns.ares_os_threads", ares.threads_seen);
   checks.expect(ares.ok == n, "ares: " + std::to_string(ares.ok) + " of " + std::to_string(n) +
