@@ -1,5 +1,7 @@
-// The machine-level switch between greenlets: a Boost.Context fcontext jump,
-// with AddressSanitizer told about each stack change.
+// The machine-level switch between greenlets: contexts made by Boost.Context
+// (make_fcontext), a jump between them (jump_context: Boost's jump_fcontext,
+// or on x86-64 the same jump ending in `ret`, see context_switch.cpp), with
+// AddressSanitizer told about each stack change.
 //
 // Debian's libboost-context is built with the fcontext (assembly) backend
 // only, without BOOST_USE_ASAN/ucontext, so Boost's own fiber classes cannot
@@ -20,9 +22,17 @@
 namespace greenhub::detail {
 
 using boost::context::detail::fcontext_t;
-using boost::context::detail::jump_fcontext;
 using boost::context::detail::make_fcontext;
 using boost::context::detail::transfer_t;
+
+#if defined(__x86_64__)
+extern "C" transfer_t greenhub_jump_context(fcontext_t to, void* data);
+inline transfer_t jump_context(fcontext_t to, void* data) { return greenhub_jump_context(to, data); }
+#else
+inline transfer_t jump_context(fcontext_t to, void* data) {
+  return boost::context::detail::jump_fcontext(to, data);
+}
+#endif
 
 // Before a jump. `fake_stack_save` is null when the source will never run
 // again (a dead greenlet), so that ASan frees its fake stack.

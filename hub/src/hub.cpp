@@ -51,7 +51,10 @@ constexpr size_t kHubStackSize = 256 * 1024;
 std::atomic<uint64_t> next_greenlet_id{1};
 std::atomic<uint64_t> next_hub_id{0};
 std::atomic<size_t> configured_stack_size{0};
-thread_local Hub* tls_hub = nullptr;
+// initial-exec: the hub pointer is one %fs-relative load, not a
+// __tls_get_addr call (libgreenhub is linked at start-up, not dlopen'ed
+// late, so its TLS is in the static block).
+__attribute__((tls_model("initial-exec"))) thread_local Hub* tls_hub = nullptr;
 
 struct HubAccess {
   static void trampoline(transfer_t t);
@@ -63,7 +66,7 @@ struct ThreadHubOwner {
   Hub* hub = nullptr;
   ~ThreadHubOwner() { delete hub; }
 };
-thread_local ThreadHubOwner tls_hub_owner;
+__attribute__((tls_model("initial-exec"))) thread_local ThreadHubOwner tls_hub_owner;
 
 size_t parse_size(const char* text, bool* ok) {
   char* end = nullptr;
@@ -234,8 +237,8 @@ void Hub::switch_to(GreenletBase* next) {
     prev->state_ = GreenletBase::State::kRunning;
     return;
   }
-  prev->saved_errno_ = errno;
-  detail::EhGlobals* eh = detail::eh_globals();
+  prev->saved_errno_ = *errno_location_;
+  auto* eh = static_cast<detail::EhGlobals*>(eh_globals_);
   prev->saved_eh_globals_[0] = eh->caught_exceptions;
   prev->saved_eh_globals_[1] = reinterpret_cast<void*>(static_cast<uintptr_t>(eh->uncaught_exceptions));
   next->state_ = GreenletBase::State::kRunning;
@@ -246,7 +249,7 @@ void Hub::switch_to(GreenletBase* next) {
       prev->state_ == GreenletBase::State::kDead ? nullptr : &prev->asan_fake_stack_,
       next->asan_stack_bottom_, next->asan_stack_size_);
   detail::transfer_t t =
-      detail::jump_fcontext(static_cast<detail::fcontext_t>(next->context_), prev);
+      detail::jump_context(static_cast<detail::fcontext_t>(next->context_), prev);
   after_resume(t.data, t.fctx);
 }
 
@@ -256,11 +259,11 @@ void Hub::after_resume(void* from_greenlet, void* from_context) {
   GreenletBase* self = current_;
   detail::annotate_switch_finish(self->asan_fake_stack_, &from->asan_stack_bottom_,
                                  &from->asan_stack_size_);
-  detail::EhGlobals* eh = detail::eh_globals();
+  auto* eh = static_cast<detail::EhGlobals*>(eh_globals_);
   eh->caught_exceptions = self->saved_eh_globals_[0];
   eh->uncaught_exceptions =
       static_cast<unsigned int>(reinterpret_cast<uintptr_t>(self->saved_eh_globals_[1]));
-  errno = self->saved_errno_;
+  *errno_location_ = self->saved_errno_;
   if (from->state_ == GreenletBase::State::kDead) release_dead(from);
 }
 
@@ -607,7 +610,11 @@ void Hub::reset_in_forked_child() {
 // Creation and destruction
 
 Hub::Hub()
-    : id_(detail::next_hub_id.fetch_add(1)), os_thread_(pthread_self()), watchers_(new Watchers) {
+    : id_(detail::next_hub_id.fetch_add(1)),
+      os_thread_(pthread_self()),
+      watchers_(new Watchers),
+      errno_location_(&errno),
+      eh_globals_(detail::eh_globals()) {
   loop_ = ev_loop_new(static_cast<unsigned>(EVBACKEND_EPOLL) | EVFLAG_NOSIGMASK);
   if (loop_ == nullptr) {
     std::fprintf(stderr, "greenhub: cannot create the hub's event loop (epoll): %s\n",

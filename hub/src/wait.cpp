@@ -32,11 +32,11 @@ bool block(WaitToken token, Deadline deadline) {
 
 void sleep(Duration d) {
   Hub& hub = Hub::current();
-  throw_if_pending();
   GreenletBase* g = hub.current_greenlet();
+  if (g->has_pending_exception()) std::rethrow_exception(g->take_pending_exception());
   if (d <= Duration::zero()) {
     hub.yield();
-    throw_if_pending();
+    if (g->has_pending_exception()) std::rethrow_exception(g->take_pending_exception());
     return;
   }
   g->set_waiting_on("sleep");

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cfenv>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -189,6 +190,23 @@ TEST(Greenlet, ErrnoIsPerGreenlet) {
   errno = 222;
   EXPECT_EQ(g.get(), 111);
   EXPECT_EQ(errno, 222);
+}
+
+// The floating-point control state (MXCSR, x87 control word) is saved
+// and restored by the context switch, as a thread's would be.
+TEST(Greenlet, RoundingModeIsPerGreenlet) {
+  const int original = std::fegetround();
+  int seen_by_other = -1;
+  auto a = gh::spawn([] {
+    std::fesetround(FE_DOWNWARD);
+    gh::sleep(0ms);
+    return std::fegetround();
+  });
+  auto b = gh::spawn([&] { seen_by_other = std::fegetround(); });
+  EXPECT_EQ(a.get(), FE_DOWNWARD);
+  b.join();
+  EXPECT_EQ(seen_by_other, original);
+  EXPECT_EQ(std::fegetround(), original);
 }
 
 TEST(Greenlet, WaitingInsideCatchBlockKeepsExceptionState) {

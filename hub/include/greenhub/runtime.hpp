@@ -326,6 +326,11 @@ class Hub {
   GreenletBase* ready_head_ = nullptr;
   GreenletBase* ready_tail_ = nullptr;
   int direct_switch_budget_ = 0;
+  // This OS thread's errno and C++ exception globals, saved and restored at
+  // every switch: their addresses are fixed for the thread's lifetime, so
+  // they are looked up once instead of through TLS calls per switch.
+  int* errno_location_ = nullptr;
+  void* eh_globals_ = nullptr;
   bool keep_alive_ = false;
   bool forever_stop_ = false;
   WaitToken forever_token_;
