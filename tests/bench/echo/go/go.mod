@@ -1,0 +1,3 @@
+module greenhub/bench/echo
+
+go 1.19
