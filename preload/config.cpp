@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <string>
+
+#include "greenhub/threadpool.hpp"
 #include "runtime.hpp"
 
 namespace greenhub::preload {
@@ -73,6 +76,36 @@ Config read_config_from_environment() {
   }
   if (const char* v = std::getenv("GREENHUB_STACK_SIZE"); v != nullptr && *v != '\0') {
     c.stack_size = parse_size_or_die("GREENHUB_STACK_SIZE", v);
+  }
+  if (const char* v = std::getenv("GREENHUB_MAX_BLOCKING_MS"); v != nullptr && *v != '\0') {
+    unsigned long long ms = 0;
+    if (!parse_unsigned(v, &ms) || ms > 3600000) {
+      bad_value("GREENHUB_MAX_BLOCKING_MS", v, "milliseconds from 0 (no monitor) to 3600000");
+    }
+    c.max_blocking_ms = static_cast<unsigned>(ms);
+  }
+  if (const char* v = std::getenv("GREENHUB_MONITOR_LOG"); v != nullptr && *v != '\0') {
+    c.monitor_log = v;
+  }
+  if (const char* v = std::getenv("GREENHUB_STATS"); v != nullptr && *v != '\0') {
+    if (std::strcmp(v, "0") == 0) c.stats = false;
+    else if (std::strcmp(v, "1") == 0) c.stats = true;
+    else bad_value("GREENHUB_STATS", v, "0 or 1");
+  }
+  // Read by the hub library when first needed, which falls back to its
+  // default with a warning; under the preload a bad value is fatal at
+  // start-up like every other GREENHUB_* variable.
+  if (const char* v = std::getenv("GREENHUB_RESOLVER"); v != nullptr && *v != '\0') {
+    if (std::strcmp(v, "ares") != 0 && std::strcmp(v, "thread") != 0 && std::strcmp(v, "block") != 0) {
+      bad_value("GREENHUB_RESOLVER", v, "ares, thread or block");
+    }
+  }
+  if (const char* v = std::getenv("GREENHUB_THREADPOOL_SIZE"); v != nullptr && *v != '\0') {
+    std::string error;
+    if (detail::parse_threadpool_size(v, &error) == 0) {
+      std::fprintf(stderr, "greenhub: %s\n", error.c_str());
+      _exit(2);
+    }
   }
   return c;
 }

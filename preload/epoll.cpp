@@ -28,6 +28,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "greenhub/call_counters.hpp"
 #include "deadline.hpp"
 #include "fd_table.hpp"
 #include "green_io.hpp"
@@ -150,6 +151,7 @@ int eventfd(unsigned int count, int flags) noexcept {
 
 int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
   Hub* hub = green_hub();
+  if (trace::counting()) trace::detail::count_slow("epoll_wait", hub == nullptr ? trace::Route::kNotGreenThread : timeout == 0 ? trace::Route::kCallerNonblock : trace::Route::kGreen);
   if (hub == nullptr || timeout == 0) return GREENHUB_REAL(epoll_wait)(epfd, events, max, timeout);
   cancellation_point();
   return green_epoll_wait(*hub, epfd, events, max, deadline_from_ms(timeout), nullptr);
@@ -157,6 +159,7 @@ int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
 
 int epoll_pwait(int epfd, struct epoll_event* events, int max, int timeout, const sigset_t* sigmask) {
   Hub* hub = green_hub();
+  if (trace::counting()) trace::detail::count_slow("epoll_pwait", hub == nullptr ? trace::Route::kNotGreenThread : timeout == 0 ? trace::Route::kCallerNonblock : trace::Route::kGreen);
   if (hub == nullptr || timeout == 0) return GREENHUB_REAL(epoll_pwait)(epfd, events, max, timeout, sigmask);
   cancellation_point();
   return green_epoll_wait(*hub, epfd, events, max, deadline_from_ms(timeout), sigmask);
@@ -165,6 +168,7 @@ int epoll_pwait(int epfd, struct epoll_event* events, int max, int timeout, cons
 int epoll_pwait2(int epfd, struct epoll_event* events, int max, const struct timespec* timeout,
                  const sigset_t* sigmask) {
   Hub* hub = green_hub();
+  if (trace::counting()) trace::detail::count_slow("epoll_pwait2", hub == nullptr ? trace::Route::kNotGreenThread : trace::Route::kGreen);
   if (hub == nullptr) return GREENHUB_REAL(epoll_pwait2)(epfd, events, max, timeout, sigmask);
   AbsDeadline deadline = AbsDeadline::never();
   if (timeout != nullptr) {

@@ -1,5 +1,7 @@
 #include "green_io.hpp"
 
+#include <utility>
+
 #include "green_thread.hpp"
 
 namespace greenhub::preload {
@@ -14,12 +16,21 @@ GreenIo::GreenIo(Hub& hub, int fd, FdState& e, SockTimeout timeout, const char* 
       entry_(&e),
       timeout_(timeout),
       label_(label),
-      generation_(e.generation.load(std::memory_order_acquire)) {}
+      generation_(e.generation.load(std::memory_order_acquire)) {
+  // Taken now: other green threads of this OS thread run while this one
+  // waits, and set counted_call for their own calls.
+  if (trace::counting()) counted_call_ = std::exchange(counted_call, nullptr);
+}
+
+GreenIo::~GreenIo() {
+  if (trace::counting() && counted_call_ != nullptr) trace::detail::count_slow(counted_call_, route_);
+}
 
 GreenIo::Verdict GreenIo::wait(uint32_t events) {
   if (!started_) {
     started_ = true;
     if (!assume_blocking_ && FdTable::program_nonblock(fd_, *entry_)) {
+      route_ = trace::Route::kProgramNonblock;
       errno = EAGAIN;
       return Verdict::kFail;
     }
@@ -40,7 +51,7 @@ GreenIo::Verdict GreenIo::wait(uint32_t events) {
   }
   GreenletBase* g = hub_.current_greenlet();
   const char* previous = g->waiting_on();
-  g->set_waiting_on(label_);
+  g->set_waiting_on(label_, fd_);
   FdWaitSet::Result r = set_.park(hub_, deadline_, signals_);
   g->set_waiting_on(previous);
   fd_ = set_.fd(0);
@@ -56,6 +67,7 @@ GreenIo::Verdict GreenIo::wait(uint32_t events) {
       errno = EINTR;
       return Verdict::kFail;
     case FdWaitSet::Result::kUnpollable:
+      route_ = trace::Route::kUnpollable;
       return Verdict::kBlockInLibc;
     case FdWaitSet::Result::kWoken:
     case FdWaitSet::Result::kInterrupted:

@@ -27,6 +27,7 @@
 
 #include "deadline.hpp"
 #include "fd_table.hpp"
+#include "greenhub/call_counters.hpp"
 #include "greenhub/runtime.hpp"
 #include "netpoll.hpp"
 #include "runtime.hpp"
@@ -61,6 +62,8 @@ class GreenIo {
 
   // `label` says what the green thread waits on (a string literal).
   GreenIo(Hub& hub, int fd, FdState& e, SockTimeout timeout, const char* label);
+  // Counts the call (call_counters.hpp): green, or why it went to libc.
+  ~GreenIo();
   GreenIo(const GreenIo&) = delete;
   GreenIo& operator=(const GreenIo&) = delete;
 
@@ -88,18 +91,41 @@ class GreenIo {
   bool started_ = false;
   bool assume_blocking_ = false;
   bool timed_out_ = false;
+  trace::Route route_ = trace::Route::kGreen;
+  const char* counted_call_ = nullptr;  // green_entry's call, counted once at the end
   AbsDeadline deadline_;
   FdWaitSet::Signals signals_ = FdWaitSet::Signals::kNonRestarting;
   FdWaitSet set_{1};
 };
 
+// The per-call counters (call_counters.hpp): green_entry names the call
+// being decided (its caller's function name); whoever decides its route
+// (GreenIo, or a shim sending it to libc) counts it once.
+inline thread_local const char* counted_call = nullptr;
+inline void count_decided(trace::Route route) {
+  if (trace::counting() && counted_call != nullptr) {
+    trace::detail::count_slow(counted_call, route);
+    counted_call = nullptr;
+  }
+}
+
 // The "green or libc" entry of every shim: the hub to wait on and the
 // descriptor's entry, or false (go to libc).
-inline bool green_entry(int fd, Hub** hub, FdState** e) {
+inline bool green_entry(int fd, Hub** hub, FdState** e, const char* call = __builtin_FUNCTION()) {
   Hub* h = green_hub();
-  if (h == nullptr) return false;
+  if (h == nullptr) {
+    if (trace::counting()) {
+      trace::detail::count_slow(call, initialized() ? trace::Route::kNotGreenThread
+                                                    : trace::Route::kRuntimeOff);
+    }
+    return false;
+  }
   FdState* s = FdTable::get(fd);
-  if (s == nullptr) return false;
+  if (s == nullptr) {
+    trace::count(call, trace::Route::kBadFd);
+    return false;
+  }
+  if (trace::counting()) counted_call = call;
   *hub = h;
   *e = s;
   return true;

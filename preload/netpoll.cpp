@@ -1,5 +1,7 @@
 #include "netpoll.hpp"
 
+#include "greenhub/trace.hpp"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -12,6 +14,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "greenhub/trace.hpp"
 #include "process_fork.hpp"
 #include "raw_syscall.hpp"
 #include "real.hpp"
@@ -320,7 +323,9 @@ FdWaitSet::Result FdWaitSet::park(Hub& hub, const AbsDeadline& deadline, Signals
                                     signals == Signals::kAnyHandler
                                         ? InterruptibleWait::Kind::kSleep
                                         : InterruptibleWait::Kind::kRestartable);
+    if (trace::on()) trace::note_wait_fd(size_ == 1 ? nodes_[0].fd : -1);
     reason = hub.park(token, deadline.to_hub());
+    if (trace::on()) trace::note_wait_fd(-1);  // not taken if the park did not switch
     unlink_all();
     signaled = interruptible.interrupted();
   }

@@ -32,6 +32,7 @@
 #include <cstring>
 #include <vector>
 
+#include "greenhub/call_counters.hpp"
 #include "deadline.hpp"
 #include "fd_table.hpp"
 #include "green_io.hpp"
@@ -116,6 +117,7 @@ int green_poll(Hub& hub, pollfd* fds, nfds_t n, const AbsDeadline& deadline, con
 
 int green_ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* sigmask) {
   Hub* hub = green_hub();
+  if (trace::counting()) trace::detail::count_slow("ppoll", hub == nullptr ? trace::Route::kNotGreenThread : hub == nullptr ? trace::Route::kCallerNonblock : trace::Route::kGreen);
   if (hub == nullptr) return GREENHUB_REAL(ppoll)(fds, n, timeout, sigmask);
   AbsDeadline deadline = AbsDeadline::never();
   if (timeout != nullptr) {
@@ -246,6 +248,7 @@ extern "C" {
 
 int poll(struct pollfd* fds, nfds_t n, int timeout) {
   Hub* hub = green_hub();
+  if (trace::counting()) trace::detail::count_slow("poll", hub == nullptr ? trace::Route::kNotGreenThread : timeout == 0 ? trace::Route::kCallerNonblock : trace::Route::kGreen);
   if (hub == nullptr || timeout == 0) return GREENHUB_REAL(poll)(fds, n, timeout);
   cancellation_point();
   AbsDeadline deadline = timeout < 0 ? AbsDeadline::never()
@@ -272,6 +275,7 @@ int __ppoll_chk(struct pollfd* fds, nfds_t n, const struct timespec* timeout, co
 
 int select(int nfds, fd_set* r, fd_set* w, fd_set* x, struct timeval* tv) {
   Hub* hub = green_hub();
+  if (trace::counting()) trace::detail::count_slow("select", hub == nullptr ? trace::Route::kNotGreenThread : trace::Route::kGreen);
   if (hub == nullptr) return GREENHUB_REAL(select)(nfds, r, w, x, tv);
   AbsDeadline deadline;
   bool zero = false;
@@ -300,6 +304,7 @@ int __select(int nfds, fd_set* r, fd_set* w, fd_set* x, struct timeval* tv) {
 int pselect(int nfds, fd_set* r, fd_set* w, fd_set* x, const struct timespec* timeout,
             const sigset_t* sigmask) {
   Hub* hub = green_hub();
+  if (trace::counting()) trace::detail::count_slow("pselect", hub == nullptr ? trace::Route::kNotGreenThread : trace::Route::kGreen);
   if (hub == nullptr) return GREENHUB_REAL(pselect)(nfds, r, w, x, timeout, sigmask);
   AbsDeadline deadline = AbsDeadline::never();
   if (timeout != nullptr) {

@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "greenhub/trace.hpp"
 #include "real.hpp"
 #include "signal_mask.hpp"
 
@@ -51,6 +52,8 @@ __attribute__((constructor(101))) void resolve_exec_functions() { real_exec(); }
 
 template <class Exec>
 int exec_with_program_mask(Exec&& exec) {
+  // exec discards the trace writer thread: write what is recorded first.
+  if (greenhub::trace::on()) greenhub::trace::flush_before_exec();
   sigset_t previous;
   const bool changed = enter_program_signal_mask(&previous);
   int rc = exec();

@@ -138,6 +138,11 @@ Hub& hub_for_new_thread() {
 
 size_t hub_count() { return hubs != nullptr ? hubs->size() : 0; }
 
+Hub* hub_at(size_t index) {
+  std::vector<Hub*>* list = hubs;
+  return list != nullptr && index < list->size() ? (*list)[index] : nullptr;
+}
+
 void mark_program_thread() { program_thread = true; }
 
 Hub* main_hub() { return hubs != nullptr && !hubs->empty() ? (*hubs)[0] : nullptr; }

@@ -30,6 +30,9 @@ struct Config {
   size_t hubs = 1;              // GREENHUB_HUBS
   bool green_threads = true;    // GREENHUB_GREEN_THREADS
   size_t stack_size = 0;        // GREENHUB_STACK_SIZE (0: the hub's default)
+  unsigned max_blocking_ms = 100;       // GREENHUB_MAX_BLOCKING_MS (0: no blocking monitor)
+  const char* monitor_log = nullptr;    // GREENHUB_MONITOR_LOG (nullptr: stderr)
+  bool stats = false;                   // GREENHUB_STATS (summary on stderr at exit)
 };
 
 const Config& config();
@@ -41,6 +44,8 @@ Hub* green_hub();
 // A new green thread's hub (round-robin over the hubs).
 Hub& hub_for_new_thread();
 size_t hub_count();
+// Hub `index` (0: the main thread's), or nullptr past the last one.
+Hub* hub_at(size_t index);
 
 // Marks the calling OS thread as created by the program (used when
 // GREENHUB_GREEN_THREADS=0: such threads get a hub of their own on demand).

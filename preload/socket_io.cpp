@@ -47,6 +47,7 @@
 
 #include "fd_table.hpp"
 #include "green_io.hpp"
+#include "interposed_call.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
 
@@ -340,6 +341,7 @@ ssize_t green_sendmsg(Hub& hub, int fd, FdState& e, const msghdr* msg, int flags
 ssize_t green_readv(Hub& hub, int fd, FdState& e, const iovec* iov, int count, const void* single,
                     bool retried = false) {
   auto libc = [&](int f) {
+    InterposedCall blocking(single != nullptr ? "read" : "readv");  // for the blocking monitor
     return single != nullptr ? GREENHUB_REAL(read)(f, const_cast<void*>(single), iov[0].iov_len)
                              : GREENHUB_REAL(readv)(f, iov, count);
   };
@@ -385,12 +387,14 @@ ssize_t green_readv(Hub& hub, int fd, FdState& e, const iovec* iov, int count, c
     case FdKind::kPassthrough:
       break;
   }
+  count_decided(trace::Route::kRegularFile);
   return libc(fd);
 }
 
 ssize_t green_writev(Hub& hub, int fd, FdState& e, const iovec* iov, int count, const void* single,
                      bool retried = false) {
   auto libc = [&](int f) {
+    InterposedCall blocking(single != nullptr ? "write" : "writev");  // for the blocking monitor
     return single != nullptr ? GREENHUB_REAL(write)(f, single, iov[0].iov_len)
                              : GREENHUB_REAL(writev)(f, iov, count);
   };
@@ -448,6 +452,7 @@ ssize_t green_writev(Hub& hub, int fd, FdState& e, const iovec* iov, int count, 
     case FdKind::kPassthrough:
       break;
   }
+  count_decided(trace::Route::kRegularFile);
   return libc(fd);
 }
 

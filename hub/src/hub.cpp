@@ -16,6 +16,7 @@
 //   one's stack and the hub's reference to it (after_resume).
 #include <cxxabi.h>
 #include <pthread.h>
+#include <time.h>
 #include <ev.h>
 
 #include <cerrno>
@@ -26,6 +27,7 @@
 
 #include "context_switch.hpp"
 #include "greenhub/runtime.hpp"
+#include "greenhub/trace.hpp"
 #include "stack_overflow.hpp"
 #include "stack_pool.hpp"
 
@@ -139,6 +141,7 @@ void GreenletBase::start_on(Hub& hub) {
     return;
   }
   std::shared_ptr<GreenletBase> self = shared_from_this();
+  if (trace::on()) trace::greenlet_spawn_requested(*this, hub, tls_hub ? tls_hub->current_->id() : 0);
   scheduled_start_ = true;
   hub_ = &hub;
   hub.post([self] {
@@ -211,6 +214,7 @@ void detail::HubAccess::run_greenlet(GreenletBase* self) {
   try {
     // Killed after start() but before its first switch: it never runs.
     if (self->pending_exception_ != nullptr) std::rethrow_exception(self->take_pending_exception());
+    if (trace::on()) trace::greenlet_started(*self);
     self->run();
   } catch (abi::__forced_unwind&) {
     // A thread-exit unwind must not be swallowed; the preload never lets
@@ -219,6 +223,7 @@ void detail::HubAccess::run_greenlet(GreenletBase* self) {
   } catch (...) {
     error = std::current_exception();
   }
+  if (trace::on()) trace::greenlet_exited(*self, error != nullptr);
   self->finished(std::move(error));
   auto callbacks = std::move(self->death_callbacks_);
   for (auto& cb : callbacks) cb();
@@ -318,6 +323,7 @@ void Hub::attach(GreenletBase* g) {
   if (live_head_ != nullptr) live_head_->live_prev_ = g;
   live_head_ = g;
   counters_.spawned.fetch_add(1, std::memory_order_relaxed);
+  if (trace::on()) trace::greenlet_spawned(*g, *this, current_ != nullptr ? current_->id() : 0);
 }
 
 void Hub::detach(GreenletBase* g) {
@@ -463,7 +469,16 @@ WakeReason Hub::park(WaitToken token, Deadline deadline) {
     periodic_active = true;
   }
   g->state_ = GreenletBase::State::kParked;
+  timespec since;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &since);  // vDSO, a few ns
+  g->parked_since_ns_ = since.tv_sec * 1000000000LL + since.tv_nsec;
+  const uint64_t trace_start = trace::on() ? trace::now_ns() : 0;
+  const int trace_fd = trace_start != 0 ? trace::take_wait_fd(*g) : -1;
   switch_away();
+  if (trace::on() && trace_start != 0) {
+    trace::park_done(*this, *g, g->waiting_on(), trace_fd, trace_start,
+                     static_cast<int>(g->wake_reason_));
+  }
   if (timer_active) ev_timer_stop(loop_, &timer.timer);
   if (periodic_active) ev_periodic_stop(loop_, &periodic.periodic);
   return g->wake_reason_;

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -58,6 +59,11 @@ void on_segv(int sig, siginfo_t* info, void* ucontext) {
   }
   // Default action: restore it and return; the faulting instruction re-runs.
   signal(SIGSEGV, SIG_DFL);
+  // A SIGSEGV that was sent (kill, tgkill, sigqueue) has no instruction to
+  // re-run: send it again, now to the default action.
+  if (info == nullptr || info->si_code <= 0) {
+    syscall(SYS_tgkill, getpid(), static_cast<pid_t>(syscall(SYS_gettid)), SIGSEGV);
+  }
 }
 
 }  // namespace

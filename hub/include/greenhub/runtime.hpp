@@ -148,7 +148,25 @@ class GreenletBase : public std::enable_shared_from_this<GreenletBase> {
   // A short description of what this greenlet waits on ("sleep", "read fd 5").
   // Points at a string literal or at storage that outlives the wait.
   const char* waiting_on() const { return waiting_on_; }
-  void set_waiting_on(const char* what) { waiting_on_ = what; }
+  void set_waiting_on(const char* what) {
+    waiting_on_ = what;
+    waiting_fd_ = -1;
+  }
+  // The same, with the descriptor the wait is on.
+  void set_waiting_on(const char* what, int fd) {
+    waiting_on_ = what;
+    waiting_fd_ = fd;
+  }
+  // The descriptor of the current wait (-1: none or not known).
+  int waiting_fd() const { return waiting_fd_; }
+  // When the greenlet's current (or last) park began: CLOCK_MONOTONIC_COARSE
+  // nanoseconds, stored by Hub::park. Tools read it with waiting_on() and
+  // waiting_fd() as the greenlet's wait record.
+  int64_t parked_since_ns() const { return parked_since_ns_; }
+  // The saved machine context of a started greenlet that is not running:
+  // the stack address where jump_fcontext saved its callee-saved registers
+  // and return address (tools walk a parked greenlet's stack from it).
+  const void* saved_context() const { return context_; }
 
  protected:
   // The greenlet's body. An exception escaping it is passed to finished().
@@ -193,6 +211,8 @@ class GreenletBase : public std::enable_shared_from_this<GreenletBase> {
   std::exception_ptr pending_exception_;
   const void* pending_source_ = nullptr;
   const char* waiting_on_ = nullptr;
+  int waiting_fd_ = -1;
+  int64_t parked_since_ns_ = 0;
   std::vector<std::function<void()>> death_callbacks_;
 
   // Live list of the hub (intrusive, for shutdown and introspection).
