@@ -36,14 +36,14 @@ struct JobWaiter {
 
   // Records `token` as the job's waiter; false if the job is already done.
   bool arm(WaitToken token) {
-    std::lock_guard<std::mutex> lock(job.mutex_);
+    std::lock_guard<SpinLock> lock(job.mutex_);
     if (job.done_) return false;
     job.waiter_ = token;
     job.has_waiter_ = true;
     return true;
   }
   void withdraw() {
-    std::lock_guard<std::mutex> lock(job.mutex_);
+    std::lock_guard<SpinLock> lock(job.mutex_);
     job.has_waiter_ = false;
   }
 
@@ -103,7 +103,7 @@ JobWaiter::~JobWaiter() {
 }
 
 void PoolJob::complete() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<SpinLock> lock(mutex_);
   done_ = true;
   if (has_waiter_) {
     has_waiter_ = false;
@@ -231,6 +231,7 @@ void ThreadPool::start_worker_locked() {
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS}) sigdelset(&blocked, sig);
   pthread_sigmask(SIG_BLOCK, &blocked, &previous);
   try {
+    RuntimeThreadScope real_thread;  // under the preload, a real OS thread
     workers_.emplace_back([this] { worker_main(); });
   } catch (...) {
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);

@@ -202,10 +202,13 @@ void DnsEnvironment::stop_servers() {
 }
 
 void DnsEnvironment::write_resolv_conf(const std::string& text) {
-  // A generation comment changes the size and content every time, so that
-  // glibc's change detection (size, inode, mtime, ctime) always fires.
+  // glibc (and greenhub) notice a change by size, inode, mtime and ctime;
+  // two writes within one tick of the kernel's coarse file clock keep the
+  // same times and the same inode. So consecutive writes differ in size: the
+  // generation comment is one byte longer every other time.
   ++generation_;
-  std::string full = "# generation " + std::to_string(generation_) + "\n" + text;
+  std::string full = "# generation " + std::to_string(generation_) +
+                     (generation_ % 2 != 0 ? " " : "") + "\n" + text;
   int fd = open(resolv_conf_path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
   if (fd < 0) fd = open(resolv_conf_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {

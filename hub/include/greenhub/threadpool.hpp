@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "greenhub/runtime.hpp"
+#include "greenhub/spin_lock.hpp"
 
 namespace greenhub {
 
@@ -84,7 +85,10 @@ class PoolJob {
   friend class greenhub::ThreadPool;
   friend struct JobWaiter;
 
-  std::mutex mutex_;
+  // A SpinLock, not a pthread mutex: the waiter takes it between
+  // prepare_park and park, where it must not park (under the preload a
+  // pthread mutex is green and would park on contention).
+  SpinLock mutex_;
   bool done_ = false;         // under mutex_
   bool has_waiter_ = false;   // under mutex_
   WaitToken waiter_;          // under mutex_, valid while has_waiter_

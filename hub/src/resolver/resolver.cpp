@@ -68,16 +68,41 @@ hostent* static_lookup(Call&& call) {
   return result;
 }
 
+// glibc's getXXbyYY.c answers a numeric name (and a name that only looks
+// numeric) itself, before any lookup, in a malloc'ed buffer of its own:
+// unlike the reentrant path it leaves errno alone. Returns whether the name
+// was handled so (*out is then the answer, h_errno set on failure).
+bool static_numeric_lookup(const char* name, int af, hostent** out) {
+  const LibcResolver& libc = libc_resolver();
+  if (libc.hostname_digits_dots == nullptr) return false;
+  thread_local hostent entry{};
+  thread_local char* buffer = nullptr;
+  thread_local size_t buffer_size = 0;
+  hostent* result = nullptr;
+  int herrno = 0;
+  if (libc.hostname_digits_dots(name, &entry, &buffer, &buffer_size, 0, &result, nullptr, af,
+                                &herrno) == 0) {
+    return false;
+  }
+  if (herrno != 0) h_errno = herrno;
+  *out = result;
+  return true;
+}
+
 }  // namespace
 }  // namespace detail
 
 hostent* Resolver::gethostbyname(const char* name) {
+  hostent* numeric = nullptr;
+  if (detail::static_numeric_lookup(name, AF_INET, &numeric)) return numeric;
   return detail::static_lookup([&](hostent* ret, char* buf, size_t len, hostent** result, int* h) {
     return gethostbyname_r(name, ret, buf, len, result, h);
   });
 }
 
 hostent* Resolver::gethostbyname2(const char* name, int af) {
+  hostent* numeric = nullptr;
+  if (detail::static_numeric_lookup(name, af, &numeric)) return numeric;
   return detail::static_lookup([&](hostent* ret, char* buf, size_t len, hostent** result, int* h) {
     return gethostbyname2_r(name, af, ret, buf, len, result, h);
   });
