@@ -2,6 +2,7 @@
 // handlers, self/equal, keys with destructors, names, bad input.
 #include <errno.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,14 @@ static void* exits_with_cleanup(void* arg) {
   pthread_exit((void*)(intptr_t)7);
   pthread_cleanup_pop(0);
   pthread_cleanup_pop(0);
+  return NULL;
+}
+
+static void* report_own_name(void* arg) {
+  (void)arg;
+  char own[16];
+  pthread_getname_np(pthread_self(), own, sizeof own);
+  printf("new thread's inherited name=%s\n", own);
   return NULL;
 }
 
@@ -100,6 +109,18 @@ int main(void) {
   int rc = pthread_getname_np(n, name, sizeof name);
   printf("getname rc=%d name=%s\n", rc, name);
   pthread_join(n, NULL);
+
+  // A new thread inherits its creator's name, as renamed by
+  // pthread_setname_np or prctl(PR_SET_NAME) just before.
+  char saved_name[16];
+  pthread_getname_np(pthread_self(), saved_name, sizeof saved_name);
+  for (int i = 0; i < 2; ++i) {
+    if (i == 0) pthread_setname_np(pthread_self(), "main-renamed");
+    else prctl(PR_SET_NAME, "main-prctl", 0, 0, 0);
+    pthread_create(&n, NULL, report_own_name, NULL);
+    pthread_join(n, NULL);
+  }
+  pthread_setname_np(pthread_self(), saved_name);
 
   // Keys.
   pthread_key_t k2;
