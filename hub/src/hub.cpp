@@ -56,7 +56,7 @@ std::atomic<size_t> configured_stack_size{0};
 // initial-exec: the hub pointer is one %fs-relative load, not a
 // __tls_get_addr call (libgreenhub is linked at start-up, not dlopen'ed
 // late, so its TLS is in the static block).
-__attribute__((tls_model("initial-exec"))) thread_local Hub* tls_hub = nullptr;
+__attribute__((tls_model("initial-exec"))) constinit thread_local Hub* tls_hub = nullptr;
 
 struct HubAccess {
   static void trampoline(transfer_t t);
@@ -681,7 +681,7 @@ Hub::~Hub() {
   detail::release_alt_stack(alt_stack_);
 }
 
-Hub& Hub::current() {
+Hub& Hub::create_current() {
   if (tls_hub != nullptr) return *tls_hub;
   Hub* hub = new Hub();
   detail::tls_hub_owner.hub = hub;
@@ -689,7 +689,6 @@ Hub& Hub::current() {
   return *hub;
 }
 
-Hub* Hub::current_if_exists() { return tls_hub; }
 
 void Hub::persist_current() {
   current();

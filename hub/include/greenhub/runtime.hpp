@@ -55,6 +55,9 @@ class Hub;
 class GreenletBase;
 namespace detail {
 struct HubAccess;
+// The calling OS thread's hub, or nullptr (initial-exec TLS: one
+// %fs-relative load; Hub::current() is inline on every wait's path).
+extern __attribute__((tls_model("initial-exec"))) constinit thread_local Hub* tls_hub;
 }
 
 // Why a park() returned.
@@ -231,9 +234,12 @@ struct HubCounters {
 class Hub {
  public:
   // The calling OS thread's hub, created on first use.
-  static Hub& current();
+  static Hub& current() {
+    Hub* hub = detail::tls_hub;
+    return hub != nullptr ? *hub : create_current();
+  }
   // The calling OS thread's hub, or nullptr if it has none yet.
-  static Hub* current_if_exists();
+  static Hub* current_if_exists() { return detail::tls_hub; }
 
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
@@ -331,6 +337,9 @@ class Hub {
   void detach(GreenletBase* g);
   void exit_current();  // the current greenlet is dead: switch away for good
   bool nothing_can_wake(bool loop_alive);
+
+  // Creates the calling OS thread's hub (Hub::current()'s slow path).
+  static Hub& create_current();
 
   class HubGreenlet;
   class MainGreenlet;
