@@ -396,7 +396,10 @@ void scan(uint64_t now) {
     const HubCounters& c = w.hub->counters();
     const uint64_t beat = c.switches.load(std::memory_order_relaxed) +
                           c.loop_iterations.load(std::memory_order_relaxed);
-    if (w.in_poll.load(std::memory_order_relaxed) != 0 || beat != w.last_beat) {
+    // beat_since_ns == 0: the first scan of this hub, whose counters may
+    // not have moved since it started: its beat starts now.
+    if (w.in_poll.load(std::memory_order_relaxed) != 0 || beat != w.last_beat ||
+        w.beat_since_ns == 0) {
       if (w.reported) report_end(i, now - w.beat_since_ns);
       w.last_beat = beat;
       w.beat_since_ns = now;
