@@ -49,6 +49,10 @@ inline EhGlobals* eh_globals() {
 // microseconds of switching.
 constexpr int kDirectSwitchBudget = 1024;
 constexpr size_t kHubStackSize = 256 * 1024;
+// Freed stacks whose pages a hub gives back per turn of its loop: merged
+// into one madvise per run of adjacent stacks, a few hundred microseconds
+// at most, so timers and I/O wait behind no more than that.
+constexpr size_t kTrimBatchStacks = 32;
 
 std::atomic<uint64_t> next_greenlet_id{1};
 std::atomic<uint64_t> next_hub_id{0};
@@ -503,8 +507,14 @@ void Hub::hub_loop() {
   for (;;) {
     direct_switch_budget_ = detail::kDirectSwitchBudget;
     drain_remote();
+    // Pages of freed stacks are given back here, a bounded batch per turn,
+    // never on a greenlet's exit path; while some remain, the loop polls
+    // instead of sleeping, so that an idle hub finishes the job.
+    detail::StackPool& stacks = detail::StackPool::instance();
+    const bool trimming = stacks.has_excess() && stacks.trim(detail::kTrimBatchStacks);
     // ev_run returns whether any referenced watcher is still active.
-    const bool loop_alive = ev_run(loop_, ready_head_ != nullptr ? EVRUN_NOWAIT : EVRUN_ONCE) != 0;
+    const bool loop_alive =
+        ev_run(loop_, ready_head_ != nullptr || trimming ? EVRUN_NOWAIT : EVRUN_ONCE) != 0;
     counters_.loop_iterations.store(
         counters_.loop_iterations.load(std::memory_order_relaxed) + 1,
         std::memory_order_relaxed);

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <vector>
 
@@ -51,9 +52,14 @@ struct Slab {
 
 struct SizeClass {
   size_t size = 0;
-  std::vector<void*> free_bases;
-  size_t touched_free = 0;  // how many of the free stacks may hold RSS
+  std::vector<void*> touched;  // freed, may hold pages; newest at the back
+  size_t touched_oldest = 0;   // touched[0, touched_oldest) were taken by trim()
+  std::vector<void*> clean;    // freed, pages given back
+  char* fresh_next = nullptr;  // next never-used stack's guard in the newest slab
+  char* fresh_end = nullptr;
   size_t next_slab_stacks = kFirstSlabStacks;
+
+  size_t touched_count() const { return touched.size() - touched_oldest; }
 };
 
 }  // namespace
@@ -65,7 +71,7 @@ struct StackPool::Impl {
   static constexpr size_t kMaxSlabs = 16384;
 
   mutable SpinLock mutex;
-  std::vector<SizeClass> classes;
+  std::deque<SizeClass> classes;  // a deque: trim() keeps a pointer across unlocking
   std::vector<Slab> slabs;
   enum class GuardMode { kUnknown, kGuardRegion, kMprotect, kNone } guard_mode =
       GuardMode::kUnknown;
@@ -105,7 +111,7 @@ struct StackPool::Impl {
     return false;
   }
 
-  void grow(SizeClass& c) {
+  void add_slab(SizeClass& c) {
     const size_t stride = c.size + kGuardSize;
     const size_t count = c.next_slab_stacks;
     const size_t bytes = stride * count;
@@ -122,14 +128,50 @@ struct StackPool::Impl {
     }
     char* begin = static_cast<char*>(mem);
     slabs.push_back(Slab{begin, begin + bytes, stride});
-    // Hand out from the low end first: push in reverse.
-    for (size_t i = count; i-- > 0;) {
-      char* guard = begin + i * stride;
-      install_guard(guard);
-      c.free_bases.push_back(guard + kGuardSize);
-    }
-    c.touched_free = 0;
+    c.fresh_next = begin;
+    c.fresh_end = begin + bytes;
     c.next_slab_stacks = std::min(count * 2, kMaxSlabStacks);
+  }
+
+  // The next never-used stack of `c`: its top page written first, then its
+  // guard installed (the order is explained in stack_pool.hpp).
+  Stack carve_fresh(SizeClass& c) {
+    if (c.fresh_next == c.fresh_end) add_slab(c);
+    char* guard = c.fresh_next;
+    c.fresh_next += c.size + kGuardSize;
+    char* base = guard + kGuardSize;
+    static_cast<volatile char*>(base)[c.size - 1] = 0;
+    const bool guarded = install_guard(guard);
+    return Stack{base, c.size, guarded};
+  }
+
+  // Moves up to `max` of the oldest touched stacks beyond the allowance, of
+  // any class, into `out` (and off every list). Returns the stride of
+  // their class, or 0 when there is no excess.
+  size_t take_excess(size_t max, std::vector<void*>& out, SizeClass** from) {
+    for (SizeClass& c : classes) {
+      if (c.touched_count() <= kKeepTouchedStacks) continue;
+      const size_t n = std::min(max, c.touched_count() - kKeepTouchedStacks);
+      auto first = c.touched.begin() + static_cast<ptrdiff_t>(c.touched_oldest);
+      out.assign(first, first + static_cast<ptrdiff_t>(n));
+      c.touched_oldest += n;
+      // Compact once the taken prefix dominates, so the vector stays bounded.
+      if (c.touched_oldest * 2 >= c.touched.size()) {
+        c.touched.erase(c.touched.begin(),
+                        c.touched.begin() + static_cast<ptrdiff_t>(c.touched_oldest));
+        c.touched_oldest = 0;
+      }
+      *from = &c;
+      return c.size + kGuardSize;
+    }
+    return 0;
+  }
+
+  size_t total_excess() const {
+    size_t excess = 0;
+    for (const SizeClass& c : classes)
+      if (c.touched_count() > kKeepTouchedStacks) excess += c.touched_count() - kKeepTouchedStacks;
+    return excess;
   }
 };
 
@@ -151,12 +193,19 @@ Stack StackPool::allocate(size_t size) {
   Impl* p = impl();
   std::lock_guard<SpinLock> lock(p->mutex);
   SizeClass& c = p->class_for(size);
-  if (c.free_bases.empty()) p->grow(c);
-  void* base = c.free_bases.back();
-  c.free_bases.pop_back();
-  if (c.touched_free > 0) --c.touched_free;
   const bool guarded = p->guard_mode != Impl::GuardMode::kNone;
-  return Stack{base, size, guarded};
+  if (c.touched_count() > 0) {
+    void* base = c.touched.back();
+    c.touched.pop_back();
+    excess_.store(p->total_excess(), std::memory_order_relaxed);
+    return Stack{base, size, guarded};
+  }
+  if (!c.clean.empty()) {
+    void* base = c.clean.back();
+    c.clean.pop_back();
+    return Stack{base, size, guarded};
+  }
+  return p->carve_fresh(c);
 }
 
 void StackPool::release(Stack stack) {
@@ -169,12 +218,42 @@ void StackPool::release(Stack stack) {
   Impl* p = impl();
   std::lock_guard<SpinLock> lock(p->mutex);
   SizeClass& c = p->class_for(stack.size);
-  if (c.touched_free >= kKeepTouchedStacks) {
-    madvise(stack.base, stack.size, MADV_DONTNEED);
-  } else {
-    ++c.touched_free;
+  c.touched.push_back(stack.base);
+  if (c.touched_count() > kKeepTouchedStacks) excess_.store(p->total_excess(), std::memory_order_relaxed);
+}
+
+bool StackPool::trim(size_t max_stacks) {
+  Impl* p = impl();
+  std::vector<void*> batch;
+  batch.reserve(max_stacks);
+  SizeClass* from = nullptr;
+  size_t stride;
+  {
+    std::lock_guard<SpinLock> lock(p->mutex);
+    stride = p->take_excess(max_stacks, batch, &from);
+    if (stride == 0) {
+      excess_.store(0, std::memory_order_relaxed);
+      return false;
+    }
   }
-  c.free_bases.push_back(stack.base);
+  const size_t size = stride - kGuardSize;
+  // One madvise per run of adjacent stacks (the guards between them keep
+  // their markers, or stay PROT_NONE).
+  std::sort(batch.begin(), batch.end());
+  for (size_t i = 0; i < batch.size();) {
+    size_t j = i + 1;
+    while (j < batch.size() && static_cast<char*>(batch[j]) == static_cast<char*>(batch[j - 1]) + stride)
+      ++j;
+    char* first = static_cast<char*>(batch[i]);
+    madvise(first, static_cast<size_t>(static_cast<char*>(batch[j - 1]) - first) + size,
+            MADV_DONTNEED);
+    i = j;
+  }
+  std::lock_guard<SpinLock> lock(p->mutex);
+  from->clean.insert(from->clean.end(), batch.begin(), batch.end());
+  const size_t excess = p->total_excess();
+  excess_.store(excess, std::memory_order_relaxed);
+  return excess != 0;
 }
 
 bool StackPool::in_guard(const void* addr, size_t* stack_size) const {
