@@ -328,6 +328,7 @@ class Hub {
   void schedule_remote(GreenletBase* g);
   void switch_to(GreenletBase* next);
   void switch_away();
+  bool poll_not_due();
   void after_resume(void* from_greenlet, void* from_context);
   void hub_loop();
   void drain_remote();
@@ -354,7 +355,10 @@ class Hub {
   std::shared_ptr<GreenletBase> hub_greenlet_;
   GreenletBase* ready_head_ = nullptr;
   GreenletBase* ready_tail_ = nullptr;
+  // Direct switches left before switch_away looks at the clock, and when
+  // the hub last polled its loop (CLOCK_MONOTONIC ns).
   int direct_switch_budget_ = 0;
+  uint64_t last_poll_ns_ = 0;
   // This OS thread's errno and C++ exception globals, saved and restored at
   // every switch: their addresses are fixed for the thread's lifetime, so
   // they are looked up once instead of through TLS calls per switch.
