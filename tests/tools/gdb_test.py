@@ -23,15 +23,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, exit_status  # noqa: E402
 from fixture_process import FixtureProcess  # noqa: E402
 
-FAILURES = []
-
-
-def check(condition, message):
-    print(f"{'ok' if condition else 'FAIL'}: {message}", flush=True)
-    if not condition:
-        FAILURES.append(message)
 
 
 def gdb(args, commands, pre=()):
@@ -163,10 +157,7 @@ def main():
             check_backtraces(post_mortem, rows, "core")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if FAILURES:
-        print(f"{len(FAILURES)} failures", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status()
 
 
 if __name__ == "__main__":

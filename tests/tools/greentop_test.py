@@ -26,17 +26,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, exit_status  # noqa: E402
 from fixture_process import FixtureProcess, wait_for  # noqa: E402
 
-FAILURES = []
-
-
-def check(condition, message):
-    if not condition:
-        FAILURES.append(message)
-        print(f"FAIL: {message}", flush=True)
-    else:
-        print(f"ok: {message}", flush=True)
 
 
 def request(path, *lines):
@@ -344,10 +336,7 @@ def main():
         test_refusals(args.fixture, args.preload, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if FAILURES:
-        print(f"{len(FAILURES)} failures", file=sys.stderr)
-        return 1
-    return 0
+    return exit_status()
 
 
 if __name__ == "__main__":

@@ -14,29 +14,12 @@
 #include <pthread.h>
 
 #include "../common/measure.hpp"
+#include "../common/pthread_batch.hpp"
 #include "greenhub/greenhub.hpp"
 
 namespace gh = greenhub;
 
 namespace {
-
-void* empty_thread(void* arg) {
-  ++*static_cast<long*>(arg);  // read by the creator after pthread_join only
-  return nullptr;
-}
-
-double pthread_ns(long count, long* ran) {
-  const int64_t start = bench::now_ns();
-  for (long i = 0; i < count; ++i) {
-    pthread_t t;
-    if (int rc = pthread_create(&t, nullptr, empty_thread, ran); rc != 0) {
-      std::fprintf(stderr, "pthread_create: %s\n", std::strerror(rc));
-      std::exit(1);
-    }
-    pthread_join(t, nullptr);
-  }
-  return static_cast<double>(bench::now_ns() - start) / static_cast<double>(count);
-}
 
 double greenlet_ns(long count, long* ran) {
   const int64_t start = bench::now_ns();
@@ -59,7 +42,7 @@ int main(int argc, char** argv) {
   std::vector<double> greenlet, pthread;
   long greenlets_ran = 0, threads_ran = 0;
   for (int r = 0; r < reps; ++r) {
-    pthread.push_back(pthread_ns(threads, &threads_ran));
+    pthread.push_back(bench::pthread_create_join_ns(threads, &threads_ran));
     greenlet.push_back(greenlet_ns(greenlets, &greenlets_ran));
   }
   checks.expect(greenlets_ran == greenlets * reps, "every spawned greenlet ran before its join");

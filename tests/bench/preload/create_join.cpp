@@ -10,28 +10,7 @@
 #include <pthread.h>
 
 #include "../common/measure.hpp"
-
-namespace {
-
-void* empty_thread(void* arg) {
-  ++*static_cast<long*>(arg);  // read by the creator after pthread_join only
-  return nullptr;
-}
-
-double batch_ns(long count, long* ran) {
-  const int64_t start = bench::now_ns();
-  for (long i = 0; i < count; ++i) {
-    pthread_t t;
-    if (int rc = pthread_create(&t, nullptr, empty_thread, ran); rc != 0) {
-      std::fprintf(stderr, "pthread_create: %s\n", std::strerror(rc));
-      std::exit(1);
-    }
-    pthread_join(t, nullptr);
-  }
-  return static_cast<double>(bench::now_ns() - start) / static_cast<double>(count);
-}
-
-}  // namespace
+#include "../common/pthread_batch.hpp"
 
 int main(int argc, char** argv) {
   const bool smoke = bench::smoke_mode(argc, argv);
@@ -39,9 +18,9 @@ int main(int argc, char** argv) {
   const long count = smoke ? 200 : 4000;
   bench::Checks checks;
   long ran = 0;
-  batch_ns(count / 10, &ran);  // warm-up: stack caches, pools, lazy binding
+  bench::pthread_create_join_ns(count / 10, &ran);  // warm-up: stack caches, pools, lazy binding
   std::vector<double> ns;
-  for (int r = 0; r < reps; ++r) ns.push_back(batch_ns(count, &ran));
+  for (int r = 0; r < reps; ++r) ns.push_back(bench::pthread_create_join_ns(count, &ran));
   checks.expect(ran == count / 10 + count * reps, "every thread ran before its join");
   std::printf("# pthread_create+join of an empty thread, median of %d batches of %ld\n", reps, count);
   bench::report("create_join.ns", bench::median(ns));

@@ -13,15 +13,8 @@ import subprocess
 import sys
 import tempfile
 
-failures = []
-
-
-def check(condition, what, details=''):
-    if not condition:
-        failures.append(f'{what}\n{details}')
-        print(f'FAIL: {what}', flush=True)
-    else:
-        print(f'ok: {what}', flush=True)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from checks import check, exit_status  # noqa: E402
 
 
 def clean_env(**extra):
@@ -268,12 +261,7 @@ def main():
     test_bad_values(g)
     test_layouts(g, os.path.abspath(args.preload), args.build_root)
 
-    if failures:
-        print(f'\n{len(failures)} failure(s):', file=sys.stderr)
-        for f in failures:
-            print('---\n' + f, file=sys.stderr)
-        return 1
-    return 0
+    return exit_status()
 
 
 if __name__ == '__main__':

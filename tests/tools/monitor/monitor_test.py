@@ -20,15 +20,8 @@ import time
 HEADLINE = re.compile(r'greenhub: blocking monitor: hub (\d+) \(OS thread (\d+)\) '
                       r'has not switched for (\d+) ms \(GREENHUB_MAX_BLOCKING_MS=(\d+)\)')
 
-failures = []
-
-
-def check(condition, what, details=''):
-    if not condition:
-        failures.append(f'{what}\n{details}')
-        print(f'FAIL: {what}', flush=True)
-    else:
-        print(f'ok: {what}', flush=True)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+from checks import check, exit_status  # noqa: E402
 
 
 def run_fixture(args, mode, *extra, env_extra=None, timeout=60):
@@ -215,12 +208,7 @@ def main():
     check_healthy_server(args, 1)
     check_healthy_server(args, 2)
 
-    if failures:
-        print(f'\n{len(failures)} failure(s):', file=sys.stderr)
-        for f in failures:
-            print('---\n' + f, file=sys.stderr)
-        return 1
-    return 0
+    return exit_status()
 
 
 if __name__ == '__main__':
