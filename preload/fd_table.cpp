@@ -96,6 +96,7 @@ void unlink_node(FdState& e, WaitNode* node) {
 // find the generation moved on and fail with EBADF.
 uint64_t renew_locked(FdState& e) {
   e.generation.fetch_add(1, std::memory_order_acq_rel);
+  e.input_edges.fetch_add(1, std::memory_order_acq_rel);  // voids a drained mark (drained_input.hpp)
   for (WaitNode* n = e.waiters; n != nullptr; n = n->next) Hub::wake(n->token);
   e.inode.store(0, std::memory_order_relaxed);
   e.private_refs.store(0, std::memory_order_relaxed);

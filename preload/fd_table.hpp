@@ -84,6 +84,8 @@ constexpr uint32_t kNoNowaitWrite = 1u << 9;   // RWF_NOWAIT writes unsupported
 constexpr uint32_t kTransient = 1u << 10;      // altered for one call (connect, sendfile)
 constexpr uint32_t kListening = 1u << 11;      // listen() succeeded on it
 constexpr uint32_t kWaitDuplicate = 1u << 12;  // private: a closed file kept for its waiters
+constexpr uint32_t kTcp = 1u << 13;            // AF_INET/AF_INET6 SOCK_STREAM, TCP (drained_input.hpp)
+constexpr uint32_t kInputStays = 1u << 14;     // urgent data, EOF or error seen (drained_input.hpp)
 }  // namespace fd_bits
 
 struct WaitNode;
@@ -101,6 +103,11 @@ struct FdState {
   std::atomic<uint64_t> pollers{0};     // bit i: registered in poller i (bit 63: in one >= 63)
   std::atomic<uint32_t> private_refs{0};  // private duplicate: waiters still using it
   std::atomic<uint64_t> inode{0};       // altered: the socket's inode
+  // drained_input.hpp: input edges the pollers drained (also bumped when
+  // the number changes file), and 1 + the count a read saw when it drained
+  // the socket (0: not known drained).
+  std::atomic<uint64_t> input_edges{0};
+  std::atomic<uint64_t> drained_at{0};
   WaitNode* waiters = nullptr;          // under `lock`
 
   FdKind get_kind() const { return static_cast<FdKind>(kind.load(std::memory_order_acquire)); }

@@ -22,14 +22,21 @@
 //   returns the bytes it had already moved.
 #pragma once
 
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/types.h>
+
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "deadline.hpp"
 #include "fd_table.hpp"
 #include "greenhub/call_counters.hpp"
 #include "greenhub/runtime.hpp"
 #include "netpoll.hpp"
+#include "real.hpp"
 #include "runtime.hpp"
 
 namespace greenhub::preload {
@@ -129,6 +136,98 @@ inline bool green_entry(int fd, Hub** hub, FdState** e, const char* call = __bui
   *hub = h;
   *e = s;
   return true;
+}
+
+// --- the waiting loops of the shims ----------------------------------------
+
+// A call that returns as soon as anything came: attempt(fd) until it does
+// not fail with EAGAIN, waiting for input in between. `wait_first`: the
+// descriptor is known to be empty (drained_input.hpp), wait before the
+// first attempt. When the timeout expires, one more attempt, as the
+// kernel's wait looks at the queue once more before it answers EAGAIN.
+template <class Attempt, class Blocking, class R = std::invoke_result_t<Attempt, int>>
+R wait_input(Hub& hub, int fd, FdState& e, SockTimeout timeout, const char* label, Attempt attempt,
+             Blocking blocking, bool wait_first = false) {
+  ErrnoKeeper keep;
+  GreenIo io(hub, fd, e, timeout, label);
+  for (bool try_now = !wait_first;; try_now = true) {
+    if (try_now) {
+      R r = attempt(io.fd());
+      if (r >= 0) return keep.success(r);
+      if (errno != EAGAIN) return -1;
+    }
+    switch (io.wait(EPOLLIN)) {
+      case GreenIo::Verdict::kRetry:
+        break;
+      case GreenIo::Verdict::kFail: {
+        if (!io.timed_out()) return -1;
+        R r = attempt(io.fd());
+        if (r >= 0) return keep.success(r);
+        return -1;  // EAGAIN, or what the kernel answered
+      }
+      case GreenIo::Verdict::kBlockInLibc:
+        return blocking(io.fd());
+    }
+  }
+}
+
+// A call that moves `total()` bytes: attempt(fd, done) moves some of what
+// is left. `whole`: keep going until all moved (stream sockets and pipes),
+// else one attempt that succeeds ends the call. `events`: what to wait for.
+// total() is asked only after an attempt succeeded, so that it may read the
+// caller's iovecs once the kernel has accepted them.
+template <class Total, class Attempt, class Blocking>
+ssize_t wait_transfer(Hub& hub, int fd, FdState& e, SockTimeout timeout, const char* label,
+                      uint32_t events, Total total, bool whole, Attempt attempt,
+                      Blocking blocking) {
+  ErrnoKeeper keep;
+  GreenIo io(hub, fd, e, timeout, label);
+  size_t done = 0;
+  for (;;) {
+    ssize_t r = attempt(io.fd(), done);
+    if (r >= 0) {
+      if (!whole) return keep.success(r);
+      if (r == 0 && done > 0) return keep.success(static_cast<ssize_t>(done));  // EOF (MSG_WAITALL)
+      done += static_cast<size_t>(r);
+      if (done >= total()) return keep.success(static_cast<ssize_t>(done));
+      if (r == 0) return keep.success(static_cast<ssize_t>(done));  // EOF
+    } else if (errno != EAGAIN) {
+      return done > 0 ? keep.success(static_cast<ssize_t>(done)) : -1;
+    }
+    switch (io.wait(events)) {
+      case GreenIo::Verdict::kRetry:
+        break;
+      case GreenIo::Verdict::kFail:
+        return done > 0 ? keep.success(static_cast<ssize_t>(done)) : -1;
+      case GreenIo::Verdict::kBlockInLibc: {
+        ssize_t b = blocking(io.fd(), done);
+        if (b >= 0) return keep.success(static_cast<ssize_t>(done + static_cast<size_t>(b)));
+        return done > 0 ? keep.success(static_cast<ssize_t>(done)) : -1;
+      }
+    }
+  }
+}
+
+// For descriptors without a per-call non-blocking form: wait until poll
+// says `events`, then make the libc call (its result type R).
+template <class Call, class R = std::invoke_result_t<Call, int>>
+R poll_then_call(Hub& hub, int fd, FdState& e, short events, const char* label, Call call,
+                 SockTimeout timeout = SockTimeout::kNone) {
+  if (FdTable::program_nonblock(fd, e)) return call(fd);
+  GreenIo io(hub, fd, e, timeout, label);
+  io.assume_blocking();
+  for (;;) {
+    pollfd p{io.fd(), events, 0};
+    if (GREENHUB_REAL(poll)(&p, 1, 0) != 0) return call(io.fd());
+    switch (io.wait(events == POLLIN ? EPOLLIN : EPOLLOUT)) {
+      case GreenIo::Verdict::kRetry:
+        break;
+      case GreenIo::Verdict::kFail:
+        return -1;
+      case GreenIo::Verdict::kBlockInLibc:
+        return call(io.fd());
+    }
+  }
 }
 
 }  // namespace greenhub::preload

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "drained_input.hpp"
 #include "greenhub/trace.hpp"
 #include "process_fork.hpp"
 #include "raw_syscall.hpp"
@@ -80,6 +81,8 @@ Poller& Poller::current() {
   return *p;
 }
 
+Poller* Poller::current_if_exists() { return tls_poller.poller; }
+
 Poller::Poller(Hub& hub, int index, int epfd) : hub_(&hub), index_(index), epfd_(epfd) {
   ev_io_init(&io_, &Poller::on_ready, epfd_, EV_READ);
   io_.data = this;
@@ -114,6 +117,11 @@ void Poller::dispatch(uint64_t data, uint32_t events) {
   const uint32_t generation = static_cast<uint32_t>(data >> 32);
   FdState* e = FdTable::find(fd);
   if (e == nullptr || e->generation.load(std::memory_order_acquire) != generation) return;
+  // Before any wake-up (drained_input.hpp): an input edge voids the
+  // entry's drained mark; urgent data, EOF, a hang-up or an error stay
+  // readable with no further edge, and turn the mark off for good.
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) note_input_edge(*e);
+  if (events & (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) e->set_bits(fd_bits::kInputStays);
   uint32_t interest = 0;
   if (events & (EPOLLIN | EPOLLRDHUP)) interest |= EPOLLIN;
   if (events & EPOLLOUT) interest |= EPOLLOUT;

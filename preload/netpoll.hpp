@@ -70,6 +70,15 @@ class Poller {
  public:
   // The calling hub's poller, created on first use (on the hub's thread).
   static Poller& current();
+  // The calling hub's poller, or nullptr if it has none yet.
+  static Poller* current_if_exists();
+
+  // Whether this poller holds a registration of the entry's current file
+  // (its bit, in the current fork epoch; index < 63: bit 63 is shared).
+  bool watches(const FdState& e) const {
+    return index_ < 63 && e.pollers_epoch.load(std::memory_order_acquire) == epoch() &&
+           (e.pollers.load(std::memory_order_acquire) & bit()) != 0;
+  }
 
   // Makes sure the poller watches fd under the entry's current generation.
   // Returns 0, or -errno: -EPERM for a file epoll refuses (regular files),

@@ -13,7 +13,9 @@
 // Writes to anonymous inodes (eventfd: blocks only at counter overflow) go
 // to libc. sendfile has no per-call form: the output socket or pipe, if the
 // process created it, is non-blocking in the kernel for the duration of the
-// call. Regular files, ttys and devices go to libc.
+// call. Regular files, ttys and devices go to libc. A read on a TCP socket
+// that a short read found empty waits before its first attempt
+// (drained_input.hpp). The waiting loops are green_io.hpp's.
 //
 // What the program sees is what the blocking call returns:
 //   - a read returns as soon as anything is there, 0 at EOF; recv with
@@ -45,6 +47,7 @@
 #include <cstring>
 #include <memory>
 
+#include "drained_input.hpp"
 #include "fd_table.hpp"
 #include "green_io.hpp"
 #include "interposed_call.hpp"
@@ -101,67 +104,6 @@ size_t iov_total(const iovec* iov, int count) {
 
 bool is_stream(const FdState& e) { return e.has(kStream); }
 
-// --- the waiting loops -------------------------------------------------------
-
-// A call that returns as soon as anything came: attempt(fd) until it does
-// not fail with EAGAIN, waiting for input in between.
-template <class Attempt, class Blocking>
-ssize_t wait_input(Hub& hub, int fd, FdState& e, SockTimeout timeout, const char* label,
-                   Attempt attempt, Blocking blocking) {
-  ErrnoKeeper keep;
-  GreenIo io(hub, fd, e, timeout, label);
-  for (;;) {
-    ssize_t r = attempt(io.fd());
-    if (r >= 0) return keep.success(r);
-    if (errno != EAGAIN) return -1;
-    switch (io.wait(EPOLLIN)) {
-      case GreenIo::Verdict::kRetry:
-        break;
-      case GreenIo::Verdict::kFail:
-        return -1;
-      case GreenIo::Verdict::kBlockInLibc:
-        return blocking(io.fd());
-    }
-  }
-}
-
-// A call that moves `total()` bytes: attempt(fd, done) moves some of what
-// is left. `whole`: keep going until all moved (stream sockets and pipes),
-// else one attempt that succeeds ends the call. `events`: what to wait for.
-// total() is asked only after an attempt succeeded, so that it may read the
-// caller's iovecs once the kernel has accepted them.
-template <class Total, class Attempt, class Blocking>
-ssize_t wait_transfer(Hub& hub, int fd, FdState& e, SockTimeout timeout, const char* label,
-                      uint32_t events, Total total, bool whole, Attempt attempt,
-                      Blocking blocking) {
-  ErrnoKeeper keep;
-  GreenIo io(hub, fd, e, timeout, label);
-  size_t done = 0;
-  for (;;) {
-    ssize_t r = attempt(io.fd(), done);
-    if (r >= 0) {
-      if (!whole) return keep.success(r);
-      if (r == 0 && done > 0) return keep.success(static_cast<ssize_t>(done));  // EOF (MSG_WAITALL)
-      done += static_cast<size_t>(r);
-      if (done >= total()) return keep.success(static_cast<ssize_t>(done));
-      if (r == 0) return keep.success(static_cast<ssize_t>(done));  // EOF
-    } else if (errno != EAGAIN) {
-      return done > 0 ? keep.success(static_cast<ssize_t>(done)) : -1;
-    }
-    switch (io.wait(events)) {
-      case GreenIo::Verdict::kRetry:
-        break;
-      case GreenIo::Verdict::kFail:
-        return done > 0 ? keep.success(static_cast<ssize_t>(done)) : -1;
-      case GreenIo::Verdict::kBlockInLibc: {
-        ssize_t b = blocking(io.fd(), done);
-        if (b >= 0) return keep.success(static_cast<ssize_t>(done + static_cast<size_t>(b)));
-        return done > 0 ? keep.success(static_cast<ssize_t>(done)) : -1;
-      }
-    }
-  }
-}
-
 // The caller's iovecs from `done` bytes on, copied once the kernel has
 // read them (never before: a bad pointer must be the kernel's EFAULT).
 class IovRest {
@@ -188,27 +130,6 @@ class IovRest {
   std::unique_ptr<IovCursor> cursor_;
 };
 
-// For descriptors without a per-call non-blocking form: wait until poll
-// says `events`, then make the libc call.
-template <class Call>
-ssize_t poll_then_call(Hub& hub, int fd, FdState& e, short events, const char* label, Call call) {
-  if (FdTable::program_nonblock(fd, e)) return call(fd);
-  GreenIo io(hub, fd, e, SockTimeout::kNone, label);
-  io.assume_blocking();
-  for (;;) {
-    pollfd p{io.fd(), events, 0};
-    if (GREENHUB_REAL(poll)(&p, 1, 0) != 0) return call(io.fd());
-    switch (io.wait(events == POLLIN ? EPOLLIN : EPOLLOUT)) {
-      case GreenIo::Verdict::kRetry:
-        break;
-      case GreenIo::Verdict::kFail:
-        return -1;
-      case GreenIo::Verdict::kBlockInLibc:
-        return call(io.fd());
-    }
-  }
-}
-
 // --- attempts -----------------------------------------------------------------
 
 ssize_t nowait_readv(int fd, const iovec* iov, int count) {
@@ -217,6 +138,30 @@ ssize_t nowait_readv(int fd, const iovec* iov, int count) {
 
 ssize_t nowait_writev(int fd, const iovec* iov, int count) {
   return GREENHUB_REAL(pwritev2)(fd, iov, count, -1, RWF_NOWAIT);
+}
+
+// Pipes and anonymous inodes: nowait(note) runs the call's loop of
+// RWF_NOWAIT attempts, each result passed through note(result, first). An
+// attempt that finds RWF_NOWAIT unsupported (old kernels, inotify:
+// EOPNOTSUPP before anything moved) ends the loop; from then on the
+// descriptor's calls wait until poll says `events`, then call libc.
+template <class Nowait, class Libc>
+ssize_t nowait_or_poll(Hub& hub, int fd, FdState& e, uint32_t no_nowait_bit, short events,
+                       const char* label, Nowait nowait, Libc libc) {
+  if (!e.has(no_nowait_bit)) {
+    bool unsupported = false;
+    auto note = [&unsupported](ssize_t x, bool first) {
+      if (x < 0 && errno == EOPNOTSUPP && first) {
+        unsupported = true;
+        errno = EINVAL;  // ends the loop; replaced below
+      }
+      return x;
+    };
+    ssize_t r = nowait(note);
+    if (!unsupported) return r;
+    e.set_bits(no_nowait_bit);
+  }
+  return poll_then_call(hub, fd, e, events, label, libc);
 }
 
 // After an accumulated socket send made progress, the kernel would not
@@ -242,10 +187,17 @@ ssize_t green_recvfrom(Hub& hub, int fd, FdState& e, void* buf, size_t n, int fl
                                          done == 0 ? addr : nullptr, done == 0 ? addrlen : nullptr);
         });
   }
+  DrainedInput drained(fd, e, flags);
   return wait_input(
       hub, fd, e, SockTimeout::kReceive, "recv",
-      [&](int f) { return GREENHUB_REAL(recvfrom)(f, buf, n, flags | MSG_DONTWAIT, addr, addrlen); },
-      [&](int f) { return GREENHUB_REAL(recvfrom)(f, buf, n, flags, addr, addrlen); });
+      [&](int f) {
+        const uint64_t edges = drained.edges();
+        ssize_t r = GREENHUB_REAL(recvfrom)(f, buf, n, flags | MSG_DONTWAIT, addr, addrlen);
+        drained.attempted(f, edges, r, [n] { return n; });
+        return r;
+      },
+      [&](int f) { return GREENHUB_REAL(recvfrom)(f, buf, n, flags, addr, addrlen); },
+      drained.wait_first());
 }
 
 // Descriptors received with SCM_RIGHTS were created unseen.
@@ -285,10 +237,18 @@ ssize_t green_recvmsg(Hub& hub, int fd, FdState& e, msghdr* msg, int flags) {
         true, [&](int f, size_t done) { return attempt(f, done, flags | MSG_DONTWAIT); },
         [&](int f, size_t done) { return attempt(f, done, flags); });
   } else {
+    DrainedInput drained(fd, e, flags);
     r = wait_input(
         hub, fd, e, SockTimeout::kReceive, "recvmsg",
-        [&](int f) { return GREENHUB_REAL(recvmsg)(f, msg, flags | MSG_DONTWAIT); },
-        [&](int f) { return GREENHUB_REAL(recvmsg)(f, msg, flags); });
+        [&](int f) {
+          const uint64_t edges = drained.edges();
+          ssize_t x = GREENHUB_REAL(recvmsg)(f, msg, flags | MSG_DONTWAIT);
+          drained.attempted(f, edges, x, [msg] {
+            return iov_total(msg->msg_iov, static_cast<int>(msg->msg_iovlen));
+          });
+          return x;
+        },
+        [&](int f) { return GREENHUB_REAL(recvmsg)(f, msg, flags); }, drained.wait_first());
   }
   if (r >= 0) note_received_descriptors(msg);
   return r;
@@ -363,25 +323,15 @@ ssize_t green_readv(Hub& hub, int fd, FdState& e, const iovec* iov, int count, c
       return r;
     }
     case FdKind::kPipe:
-    case FdKind::kAnon: {
-      if (!e.has(kNoNowaitRead)) {
-        bool unsupported = false;
-        ssize_t r = wait_input(
-            hub, fd, e, SockTimeout::kNone, "read",
-            [&](int f) {
-              ssize_t x = nowait_readv(f, iov, count);
-              if (x < 0 && errno == EOPNOTSUPP) {
-                unsupported = true;
-                errno = EINVAL;  // ends the loop; replaced below
-              }
-              return x;
-            },
-            libc);
-        if (!unsupported) return r;
-        e.set_bits(kNoNowaitRead);
-      }
-      return poll_then_call(hub, fd, e, POLLIN, "read", libc);
-    }
+    case FdKind::kAnon:
+      return nowait_or_poll(
+          hub, fd, e, kNoNowaitRead, POLLIN, "read",
+          [&](auto note) {
+            return wait_input(
+                hub, fd, e, SockTimeout::kNone, "read",
+                [&](int f) { return note(nowait_readv(f, iov, count), true); }, libc);
+          },
+          libc);
     case FdKind::kPrivate:
     case FdKind::kUnknown:
     case FdKind::kPassthrough:
@@ -418,34 +368,24 @@ ssize_t green_writev(Hub& hub, int fd, FdState& e, const iovec* iov, int count, 
     case FdKind::kAnon:
       return libc(fd);
     case FdKind::kPipe: {
-      if (!e.has(kNoNowaitWrite)) {
-        IovRest rest(iov, static_cast<size_t>(count));
-        bool unsupported = false;
-        ssize_t r = wait_transfer(
-            hub, fd, e, SockTimeout::kNone, "write", EPOLLOUT, [&] { return rest.total(); }, true,
-            [&](int f, size_t done) {
-              ssize_t x;
-              if (done == 0) {
-                x = nowait_writev(f, iov, count);
-              } else {
-                IovCursor& c = rest.after(done);
-                x = nowait_writev(f, c.data(), c.count());
-              }
-              if (x < 0 && errno == EOPNOTSUPP && done == 0) {
-                unsupported = true;
-                errno = EINVAL;  // ends the loop; replaced below
-              }
-              return x;
-            },
-            [&](int f, size_t done) {
-              if (done == 0) return GREENHUB_REAL(writev)(f, iov, count);
-              IovCursor& c = rest.after(done);
-              return GREENHUB_REAL(writev)(f, c.data(), c.count());
-            });
-        if (!unsupported) return r;
-        e.set_bits(kNoNowaitWrite);
-      }
-      return poll_then_call(hub, fd, e, POLLOUT, "write", libc);
+      IovRest rest(iov, static_cast<size_t>(count));
+      return nowait_or_poll(
+          hub, fd, e, kNoNowaitWrite, POLLOUT, "write",
+          [&](auto note) {
+            return wait_transfer(
+                hub, fd, e, SockTimeout::kNone, "write", EPOLLOUT, [&] { return rest.total(); }, true,
+                [&](int f, size_t done) {
+                  if (done == 0) return note(nowait_writev(f, iov, count), true);
+                  IovCursor& c = rest.after(done);
+                  return note(nowait_writev(f, c.data(), c.count()), false);
+                },
+                [&](int f, size_t done) {
+                  if (done == 0) return GREENHUB_REAL(writev)(f, iov, count);
+                  IovCursor& c = rest.after(done);
+                  return GREENHUB_REAL(writev)(f, c.data(), c.count());
+                });
+          },
+          libc);
     }
     case FdKind::kPrivate:
     case FdKind::kUnknown:

@@ -24,6 +24,7 @@
 // Everything else here does not block and goes to libc; the preload only
 // records what changed.
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "drained_input.hpp"
 #include "fd_table.hpp"
 #include "green_io.hpp"
 #include "real.hpp"
@@ -54,6 +56,13 @@ uint32_t socket_type_bits(int type) {
   }
 }
 
+// TCP: the sockets whose short reads mean drained (drained_input.hpp).
+uint32_t tcp_bit(int domain, int type, int protocol) {
+  const bool stream = (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM;
+  const bool inet = domain == AF_INET || domain == AF_INET6;
+  return stream && inet && (protocol == 0 || protocol == IPPROTO_TCP) ? kTcp : 0;
+}
+
 bool is_listening(int fd, FdState& e) {
   if (e.has(kListening)) return true;
   int on = 0;
@@ -67,7 +76,7 @@ bool is_listening(int fd, FdState& e) {
 
 void accepted(int listener, FdState* l, int fd, int flags) {
   if (fd < 0) return;
-  uint32_t bits = l != nullptr ? (l->get_bits() & (kStream | kSeqPacket)) : 0;
+  uint32_t bits = l != nullptr ? (l->get_bits() & (kStream | kSeqPacket | kTcp)) : 0;
   if (l == nullptr || l->get_kind() != FdKind::kSocket) {
     FdTable::forget(fd);
     (void)listener;
@@ -115,36 +124,10 @@ int green_accept(Hub& hub, int fd, FdState& e, sockaddr* addr, socklen_t* len, i
     if (!is_listening(fd, e)) return libc(fd);  // EINVAL at once
     if (!e.has(kOwned) || !FdTable::alter(fd, e, false)) {
       // Not ours to change: wait for readiness, then accept.
-      GreenIo io(hub, fd, e, SockTimeout::kReceive, "accept");
-      for (;;) {
-        pollfd p{io.fd(), POLLIN, 0};
-        if (GREENHUB_REAL(poll)(&p, 1, 0) != 0) return libc(io.fd());
-        switch (io.wait(EPOLLIN)) {
-          case GreenIo::Verdict::kRetry:
-            break;
-          case GreenIo::Verdict::kFail:
-            return -1;
-          case GreenIo::Verdict::kBlockInLibc:
-            return libc(io.fd());
-        }
-      }
+      return poll_then_call(hub, fd, e, POLLIN, "accept", libc, SockTimeout::kReceive);
     }
   }
-  ErrnoKeeper keep;
-  GreenIo io(hub, fd, e, SockTimeout::kReceive, "accept");
-  for (;;) {
-    int r = libc(io.fd());
-    if (r >= 0) return keep.success(r);
-    if (errno != EAGAIN) return -1;
-    switch (io.wait(EPOLLIN)) {
-      case GreenIo::Verdict::kRetry:
-        break;
-      case GreenIo::Verdict::kFail:
-        return -1;
-      case GreenIo::Verdict::kBlockInLibc:
-        return libc(io.fd());
-    }
-  }
+  return wait_input(hub, fd, e, SockTimeout::kReceive, "accept", libc, libc);
 }
 
 // Parks the calling green thread for `ns` (a backoff step). Returns false
@@ -230,7 +213,10 @@ extern "C" {
 
 int socket(int domain, int type, int protocol) noexcept {
   int fd = GREENHUB_REAL(socket)(domain, type, protocol);
-  if (fd >= 0) FdTable::created(fd, FdKind::kSocket, socket_type_bits(type), (type & SOCK_NONBLOCK) != 0, 0);
+  if (fd >= 0) {
+    FdTable::created(fd, FdKind::kSocket, socket_type_bits(type) | tcp_bit(domain, type, protocol),
+                     (type & SOCK_NONBLOCK) != 0, 0);
+  }
   return fd;
 }
 
@@ -316,6 +302,13 @@ int connect(int fd, const struct sockaddr* addr, socklen_t len) {
 }
 
 int __connect(int fd, const struct sockaddr* addr, socklen_t len) { return connect(fd, addr, len); }
+
+// The kernel wakes the socket's pollers at a shutdown, but the drained
+// mark does not rely on it (drained_input.hpp).
+int shutdown(int fd, int how) noexcept {
+  if (FdState* e = FdTable::find(fd)) forget_drained(*e);
+  return GREENHUB_REAL(shutdown)(fd, how);
+}
 
 int setsockopt(int fd, int level, int name, const void* value, socklen_t len) noexcept {
   int r = GREENHUB_REAL(setsockopt)(fd, level, name, value, len);
