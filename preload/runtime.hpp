@@ -30,7 +30,10 @@ struct Config {
   size_t hubs = 1;              // GREENHUB_HUBS
   bool green_threads = true;    // GREENHUB_GREEN_THREADS
   size_t stack_size = 0;        // GREENHUB_STACK_SIZE (0: the hub's default)
-  unsigned max_blocking_ms = 100;       // GREENHUB_MAX_BLOCKING_MS (0: no blocking monitor)
+  // GREENHUB_MAX_BLOCKING_MS. Unset or 0: no blocking monitor, so that a
+  // program's stderr under a bare LD_PRELOAD stays its own (principle 1);
+  // greenrun turns it on (100 ms) unless told otherwise.
+  unsigned max_blocking_ms = 0;
   const char* monitor_log = nullptr;    // GREENHUB_MONITOR_LOG (nullptr: stderr)
   bool stats = false;                   // GREENHUB_STATS (summary on stderr at exit)
 };

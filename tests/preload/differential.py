@@ -4,10 +4,11 @@
     differential.py --preload LIB [--hubs N ...] [--stdin TEXT] [--env K=V ...]
                     [--timeout S] -- PROGRAM [ARGS...]
 
-The fixture's stdout and exit status (or terminating signal) must be equal
-natively and under LD_PRELOAD=LIB, for each GREENHUB_HUBS value given
-(default: 1 and 2). stderr is shown on failure but not compared, since the
-preload may report there (the blocking monitor). Exit 0 when all runs match.
+The fixture's stdout, stderr and exit status (or terminating signal) must be
+equal natively and under LD_PRELOAD=LIB, for each GREENHUB_HUBS value given
+(default: 1 and 2): a bare LD_PRELOAD writes nothing of its own (the
+blocking monitor is off unless GREENHUB_MAX_BLOCKING_MS is set). Exit 0
+when all runs match.
 """
 import argparse
 import difflib
@@ -45,17 +46,18 @@ def main():
     for hubs in a.hubs or [1, 2]:
         env = dict(base, LD_PRELOAD=os.path.abspath(a.preload), GREENHUB_HUBS=str(hubs))
         green = run(cmd, env, stdin, a.timeout)
-        if green[0] != native[0] or green[1] != native[1]:
+        if green != native:
             ok = False
             print(f'MISMATCH with GREENHUB_HUBS={hubs}: native status {native[0]}, '
                   f'green status {green[0]}')
-            diff = difflib.unified_diff(native[1].decode(errors='replace').splitlines(),
-                                        green[1].decode(errors='replace').splitlines(),
-                                        'native', 'green', lineterm='')
-            print('\n'.join(diff))
-            print('--- green stderr:\n' + green[2].decode(errors='replace')[-4000:])
+            for stream, name in ((1, 'stdout'), (2, 'stderr')):
+                diff = difflib.unified_diff(native[stream].decode(errors='replace').splitlines(),
+                                            green[stream].decode(errors='replace').splitlines(),
+                                            f'native {name}', f'green {name}', lineterm='')
+                print('\n'.join(diff))
         else:
-            print(f'GREENHUB_HUBS={hubs}: same output ({len(native[1])} bytes) and status {native[0]}')
+            print(f'GREENHUB_HUBS={hubs}: same output ({len(native[1])} bytes, '
+                  f'{len(native[2])} on stderr) and status {native[0]}')
     if native[0] == 'timeout':
         print('the native run timed out: the fixture itself is broken')
         ok = False

@@ -120,7 +120,7 @@ def test_stall(args, tmp):
     """The blocking monitor's report of a CPU-bound green thread lands in the trace."""
     trace = os.path.join(tmp, "stall.trace")
     env = dict(os.environ, LD_PRELOAD=args.preload, GREENHUB_TRACE=trace, GREENHUB_HUBS="1",
-               STALL_MS="300")
+               GREENHUB_MAX_BLOCKING_MS="100", STALL_MS="300")
     p = run([args.stall_fixture, "cpu-loop", "thread"], env=env)
     check(p.returncode == 0, f"stall fixture rc={p.returncode} err={p.stderr!r}")
     s = run([args.greentrace, "summary", trace])

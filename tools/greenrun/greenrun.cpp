@@ -65,7 +65,8 @@ const char kHelp[] =
     "  --trace FILE           record a trace for greentrace; %p is the pid (GREENHUB_TRACE)\n"
     "  --stats                a summary on stderr at exit (GREENHUB_STATS=1)\n"
     "  --max-blocking MS      report a hub stalled longer than MS milliseconds; 0 turns\n"
-    "                         the blocking monitor off (GREENHUB_MAX_BLOCKING_MS; default 100)\n"
+    "                         the blocking monitor off (GREENHUB_MAX_BLOCKING_MS; greenrun's\n"
+    "                         default 100; without greenrun the monitor is off unless set)\n"
     "  --monitor-log FILE     the monitor's reports go to FILE, not stderr\n"
     "                         (GREENHUB_MONITOR_LOG)\n"
     "  --control PATH         answer greentop on the Unix socket PATH (GREENHUB_CONTROL)\n"
@@ -223,6 +224,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   add_to_ld_preload(preload);
+  // greenrun is the diagnostic front end: its blocking monitor is on unless
+  // the option or the variable says otherwise (a bare LD_PRELOAD leaves the
+  // program's stderr alone).
+  if (std::getenv("GREENHUB_MAX_BLOCKING_MS") == nullptr) set("GREENHUB_MAX_BLOCKING_MS", "100");
 
   const char* program = argv[optind];
   execvp(program, argv + optind);

@@ -181,22 +181,9 @@ static inline int kernel_nonblock(int fd) {
   return (flags & O_NONBLOCK) != 0;
 }
 
-#endif
+/* check_os_threads(when, blocked): under the preload only, whether the
+ * process runs on at most GREENHUB_HUBS + 2 OS threads while `blocked` of its
+ * threads are blocked (reported on stderr only when it does not). */
+#include "../sync/os_threads.h"
 
-/* Under the preload only (reported on stderr, so that stdout compares):
- * whether the process runs on at most GREENHUB_HUBS + 2 OS threads while
- * `blocked` of its threads are blocked. 0 if so or natively, 1 if not. */
-#include <dirent.h>
-static inline int check_os_threads(const char* when, int blocked) {
-  const char* preload = getenv("LD_PRELOAD");
-  if (preload == NULL || strstr(preload, "greenhub_preload") == NULL) return 0;
-  const char* h = getenv("GREENHUB_HUBS");
-  int bound = (h != NULL && *h != '\0' ? atoi(h) : 2) + 2;
-  DIR* dir = opendir("/proc/self/task");
-  int count = 0;
-  struct dirent* d;
-  while (dir != NULL && (d = readdir(dir)) != NULL) count += d->d_name[0] != '.';
-  if (dir != NULL) closedir(dir);
-  fprintf(stderr, "%s: %d threads blocked on %d OS threads (bound %d)\n", when, blocked, count, bound);
-  return count >= 1 && count <= bound ? 0 : 1;
-}
+#endif

@@ -24,16 +24,44 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from checks import check, exit_status  # noqa: E402
 
 
-def run_fixture(args, mode, *extra, env_extra=None, timeout=60):
+def run_fixture(args, mode, *extra, env_extra=None, timeout=60, launcher=()):
+    """Runs the stall fixture on one hub with the monitor at 100 ms, under a
+    bare LD_PRELOAD, or under `launcher` (greenrun) when given. An env_extra
+    value of None removes that variable."""
     env = dict(os.environ)
     for name in list(env):
         if name.startswith('GREENHUB_'):
             del env[name]
-    env['LD_PRELOAD'] = os.path.abspath(args.preload)
+    env.pop('LD_PRELOAD', None)
+    if not launcher:
+        env['LD_PRELOAD'] = os.path.abspath(args.preload)
     env['GREENHUB_HUBS'] = '1'
-    env.update(env_extra or {})
-    return subprocess.run([args.fixture, mode, *extra], env=env, capture_output=True,
+    env['GREENHUB_MAX_BLOCKING_MS'] = '100'
+    for name, value in (env_extra or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return subprocess.run([*launcher, args.fixture, mode, *extra], env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def check_defaults(args):
+    """Off under a bare LD_PRELOAD unless asked (the program's stderr stays
+    its own); on at 100 ms under greenrun."""
+    r = run_fixture(args, 'cpu-loop', env_extra={'GREENHUB_MAX_BLOCKING_MS': None})
+    check(r.returncode == 0 and 'ticks yes' in r.stdout and r.stderr == '',
+          'bare LD_PRELOAD, GREENHUB_MAX_BLOCKING_MS unset: no report, stderr untouched',
+          r.stderr)
+    r = run_fixture(args, 'cpu-loop', env_extra={'GREENHUB_MAX_BLOCKING_MS': None},
+                    launcher=(os.path.abspath(args.greenrun),))
+    headlines = HEADLINE.findall(r.stderr)
+    check(r.returncode == 0 and len(headlines) == 1 and headlines[0][3] == '100',
+          'greenrun without --max-blocking: the stall is reported at 100 ms', r.stderr)
+    r = run_fixture(args, 'cpu-loop', env_extra={'GREENHUB_MAX_BLOCKING_MS': None},
+                    launcher=(os.path.abspath(args.greenrun), '--max-blocking', '0'))
+    check(r.returncode == 0 and 'blocking monitor' not in r.stderr,
+          'greenrun --max-blocking 0: no report', r.stderr)
 
 
 def frames_of(report):
@@ -118,6 +146,7 @@ def check_invisible_thread(args):
     env = dict(os.environ)
     env['LD_PRELOAD'] = os.path.abspath(args.preload)
     env['GREENHUB_HUBS'] = '1'
+    env['GREENHUB_MAX_BLOCKING_MS'] = '100'
     env['STALL_MS'] = '3000'
     p = subprocess.Popen([args.fixture, 'sleep'], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
@@ -189,6 +218,7 @@ def main():
     parser.add_argument('--fixture', required=True)
     parser.add_argument('--server', required=True)
     parser.add_argument('--loadgen', required=True)
+    parser.add_argument('--greenrun', required=True)
     args = parser.parse_args()
 
     check_stall(args, 'stdio-fgets', 'fgets', None)
@@ -196,6 +226,7 @@ def main():
     check_stall(args, 'cpu-loop', 'block_in_cpu_loop', None)
     check_stall(args, 'tty-read', 'read', 'read')
     check_stall(args, 'stdio-fgets', 'fgets', None, thread=True)
+    check_defaults(args)
     check_quiet(args, 'sleep', {}, 'a green sleep is never reported')
     check_quiet(args, 'cpu-loop', {'GREENHUB_MAX_BLOCKING_MS': '0'},
                 'GREENHUB_MAX_BLOCKING_MS=0 turns the monitor off')
