@@ -85,6 +85,15 @@ std::shared_ptr<GreenThread> GreenThread::find(pthread_t handle) {
   return it == r.threads.end() ? nullptr : it->second;
 }
 
+std::shared_ptr<GreenThread> GreenThread::find_by_owner_id(uint32_t id) {
+  Registry& r = registry();
+  std::lock_guard<SpinLock> lock(r.lock);
+  for (auto& [handle, thread] : r.threads) {
+    if (thread->owner_id_ == id) return thread;
+  }
+  return nullptr;
+}
+
 size_t GreenThread::live_count() {
   Registry& r = registry();
   std::lock_guard<SpinLock> lock(r.lock);

@@ -60,6 +60,8 @@ class GreenThread final : public GreenletBase {
   static GreenThread* current();
   // The green thread behind a handle, or nullptr if it is not one of ours.
   static std::shared_ptr<GreenThread> find(pthread_t handle);
+  // The registered thread whose owner_id() is `id` (a scan: for tgkill).
+  static std::shared_ptr<GreenThread> find_by_owner_id(uint32_t id);
   static size_t live_count();
   // In a child made by fork(): the registry holds `survivor` (the forking
   // green thread, or nullptr) alone; every other thread does not exist.

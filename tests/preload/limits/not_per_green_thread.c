@@ -14,10 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../sync/os_threads.h"
 
 static int green;
 
@@ -208,7 +209,7 @@ static long elapsed_ms(const struct timespec* since) {
 
 static void* spinner(void* arg) {
   (void)arg;
-  spinner_tid = (pid_t)syscall(SYS_gettid);
+  spinner_tid = os_thread_id();  // the OS thread's, not the green thread's id
   while (!keep_spinner && !stop_spinning) usleep(1000);
   if (stop_spinning) return NULL;
   // 500 ms of computing, with no call that waits or yields.

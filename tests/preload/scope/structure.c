@@ -7,15 +7,18 @@
 //
 // 50 threads sleep at once (waiting on a mutex and a condition variable
 // first), in 10 ms naps until main releases them; while they sleep, main
-// counts /proc/self/task, the distinct kernel thread ids the threads run on,
-// and the epoll descriptors.
+// counts /proc/self/task, the distinct kernel thread ids the threads run on
+// (read from /proc/thread-self, the OS thread's own: under the preload
+// gettid() gives each green thread an id of its own), and the epoll
+// descriptors.
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "../sync/os_threads.h"
 
 enum { kThreads = 50 };
 
@@ -27,7 +30,7 @@ static volatile int released;
 
 static void* sleeper(void* arg) {
   long i = (long)arg;
-  tids[i] = (pid_t)syscall(SYS_gettid);
+  tids[i] = os_thread_id();
   pthread_mutex_lock(&lock);
   started++;
   pthread_cond_broadcast(&cond);

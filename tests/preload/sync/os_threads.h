@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { kRuntimeThreads = 2 };
 
@@ -29,6 +30,18 @@ static inline int os_thread_count(void) {
   }
   closedir(dir);
   return n;
+}
+
+// The kernel tid of the OS thread running the caller, from /proc/thread-self
+// ("PID/task/TID"): under the preload gettid() gives each green thread an id
+// of its own, this is the OS thread's. -1 if unreadable.
+static inline pid_t os_thread_id(void) {
+  char link[64];
+  ssize_t n = readlink("/proc/thread-self", link, sizeof link - 1);
+  if (n <= 0) return -1;
+  link[n] = '\0';
+  const char* task = strstr(link, "/task/");
+  return task != NULL ? (pid_t)atoi(task + 6) : -1;
 }
 
 // The OS-thread bound under the preload, or 0 when running natively.
