@@ -65,7 +65,7 @@ void unwind_exception_cleanup(_Unwind_Reason_Code, _Unwind_Exception*) {
 }  // namespace
 
 GreenThread::GreenThread(void* (*start)(void*), void* arg)
-    : start_(start), arg_(arg), owner_id_(0x40000000u | (next_owner_id.fetch_add(1) & 0x3fffffffu)) {
+    : start_(start), arg_(arg), owner_id_(kOwnerIdBit | (next_owner_id.fetch_add(1) & (kOwnerIdBit - 1))) {
   set_tag(kGreenThreadTag);
 }
 

@@ -54,6 +54,12 @@ class GreenThread final : public GreenletBase {
   ~GreenThread() override;
 
   pthread_t handle() const { return reinterpret_cast<pthread_t>(this); }
+  // A green thread's id as mutex owner and as gettid() (thread_id.cpp):
+  // kOwnerIdBit set, so above PID_MAX_LIMIT (2^22), an id no task can have.
+  static constexpr uint32_t kOwnerIdBit = 0x40000000u;
+  static bool is_owner_id(long id) {
+    return id > 0 && id <= INT32_MAX && (static_cast<uint32_t>(id) & kOwnerIdBit) != 0;
+  }
   uint32_t owner_id() const { return owner_id_; }
 
   // The green thread running now on this OS thread, or nullptr.

@@ -41,12 +41,6 @@
 namespace greenhub::preload {
 namespace {
 
-constexpr uint32_t kGreenIdBit = 0x40000000u;
-
-bool is_green_id(long tid) {
-  return tid > 0 && tid <= INT32_MAX && (static_cast<uint32_t>(tid) & kGreenIdBit) != 0;
-}
-
 pid_t this_thread_id() {
   if (initialized()) {
     if (GreenThread* t = GreenThread::current()) return static_cast<pid_t>(t->owner_id());
@@ -82,7 +76,7 @@ extern "C" {
 pid_t gettid(void) noexcept { return this_thread_id(); }
 
 int tgkill(pid_t tgid, pid_t tid, int sig) noexcept {
-  if (initialized() && is_green_id(tid) && tgid == getpid()) {
+  if (initialized() && GreenThread::is_owner_id(tid) && tgid == getpid()) {
     return static_cast<int>(signal_green_id(tid, sig));
   }
   return GREENHUB_REAL(tgkill)(tgid, tid, sig);
@@ -99,10 +93,12 @@ long syscall(long number, ...) noexcept {
       case SYS_gettid:
         return this_thread_id();
       case SYS_tgkill:
-        if (is_green_id(a[1]) && a[0] == getpid()) return signal_green_id(a[1], static_cast<int>(a[2]));
+        if (GreenThread::is_owner_id(a[1]) && a[0] == getpid()) {
+          return signal_green_id(a[1], static_cast<int>(a[2]));
+        }
         break;
       case SYS_tkill:
-        if (is_green_id(a[0])) return signal_green_id(a[0], static_cast<int>(a[1]));
+        if (GreenThread::is_owner_id(a[0])) return signal_green_id(a[0], static_cast<int>(a[1]));
         break;
       default:
         break;

@@ -197,7 +197,10 @@ Stack StackPool::allocate(size_t size) {
   if (c.touched_count() > 0) {
     void* base = c.touched.back();
     c.touched.pop_back();
-    excess_.store(p->total_excess(), std::memory_order_relaxed);
+    // Taking a stack can only shrink the excess: recount only if there was one.
+    if (excess_.load(std::memory_order_relaxed) != 0) {
+      excess_.store(p->total_excess(), std::memory_order_relaxed);
+    }
     return Stack{base, size, guarded};
   }
   if (!c.clean.empty()) {
@@ -219,7 +222,9 @@ void StackPool::release(Stack stack) {
   std::lock_guard<SpinLock> lock(p->mutex);
   SizeClass& c = p->class_for(stack.size);
   c.touched.push_back(stack.base);
-  if (c.touched_count() > kKeepTouchedStacks) excess_.store(p->total_excess(), std::memory_order_relaxed);
+  if (c.touched_count() > kKeepTouchedStacks) {
+    excess_.store(p->total_excess(), std::memory_order_relaxed);
+  }
 }
 
 bool StackPool::trim(size_t max_stacks) {

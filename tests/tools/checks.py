@@ -1,4 +1,5 @@
-"""The checks of a tool test, shared by the tests under tests/tools/.
+"""The checks of a tool test, shared by the tests under tests/tools/ and
+tests/trace/.
 
 check() prints `ok: ...` or `FAIL: ...` as the test goes; exit_status()
 lists the failures again (with their details) on stderr and returns the

@@ -12,13 +12,8 @@ import subprocess
 import sys
 import tempfile
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print(f"FAIL: {what}")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools'))
+from checks import check, exit_status  # noqa: E402
 
 
 def run(cmd, **kw):
@@ -180,11 +175,7 @@ def main():
             test_run(args, hubs, tmp)
         test_stall(args, tmp)
         test_bad_input(args, tmp)
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    print("all checks passed")
-    return 0
+    return exit_status()
 
 
 if __name__ == "__main__":
