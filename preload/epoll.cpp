@@ -36,6 +36,8 @@
 #include "program_memory.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
+#include "signal_interrupt.hpp"
+#include "signal_watch.hpp"
 
 using namespace greenhub;
 using namespace greenhub::preload;
@@ -54,9 +56,7 @@ bool deliver_pending_unblocked(const sigset_t* mask) {
     any = sigismember(&pending, sig) == 1 && sigismember(mask, sig) == 0;
   }
   if (!any) return false;
-  sigset_t old;
-  pthread_sigmask(SIG_SETMASK, mask, &old);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  deliver_pending_with_mask(mask);
   errno = EINTR;
   return true;
 }
@@ -72,14 +72,17 @@ int green_epoll_wait(Hub& hub, int epfd, epoll_event* events, int max, const Abs
   int n = probe(epfd);
   if (n != 0) return n;  // events, or the kernel's error (EBADF, EINVAL, EFAULT, EINTR)
   ErrnoKeeper keep;
-  FdWaitSet set(1);
+  PendingSignalWatch signals(signals_unblocked_by(sigmask));
+  FdWaitSet set(2);
   set.add(epfd, EPOLLIN);
+  if (signals.fd() >= 0) set.add(signals.fd(), EPOLLIN);
   GreenletBase* g = hub.current_greenlet();
   const char* previous = g->waiting_on();
   for (;;) {
     if (deadline.expired()) break;
     g->set_waiting_on("epoll_wait");
-    FdWaitSet::Result r = set.park(hub, deadline, FdWaitSet::Signals::kAnyHandler);
+    FdWaitSet::Result r =
+        set.park(hub, deadline, FdWaitSet::Signals::kAnyHandler, SignalScope{sigmask, nullptr});
     g->set_waiting_on(previous);
     switch (r) {
       case FdWaitSet::Result::kSignaled:
@@ -95,6 +98,7 @@ int green_epoll_wait(Hub& hub, int epfd, epoll_event* events, int max, const Abs
         break;
       case FdWaitSet::Result::kWoken:
       case FdWaitSet::Result::kInterrupted:
+      case FdWaitSet::Result::kSignalTaken:
       case FdWaitSet::Result::kClosed:
         cancellation_point();
         n = probe(set.fd(0));

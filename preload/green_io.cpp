@@ -71,6 +71,7 @@ GreenIo::Verdict GreenIo::wait(uint32_t events) {
       return Verdict::kBlockInLibc;
     case FdWaitSet::Result::kWoken:
     case FdWaitSet::Result::kInterrupted:
+    case FdWaitSet::Result::kSignalTaken:
       break;
   }
   cancellation_point();

@@ -289,7 +289,8 @@ void FdWaitSet::unlink_all() {
   for (size_t i = 0; i < size_; ++i) unlink_wait_node(&nodes_[i]);
 }
 
-FdWaitSet::Result FdWaitSet::park(Hub& hub, const AbsDeadline& deadline, Signals signals) {
+FdWaitSet::Result FdWaitSet::park(Hub& hub, const AbsDeadline& deadline, Signals signals,
+                                  SignalScope scope, TakenSignal* taken) {
   Poller& poller = Poller::current();
   WaitToken token = hub.prepare_park();
   Result failure = Result::kWoken;
@@ -330,13 +331,16 @@ FdWaitSet::Result FdWaitSet::park(Hub& hub, const AbsDeadline& deadline, Signals
     InterruptibleWait interruptible(hub, token,
                                     signals == Signals::kAnyHandler
                                         ? InterruptibleWait::Kind::kSleep
-                                        : InterruptibleWait::Kind::kRestartable);
+                                        : InterruptibleWait::Kind::kRestartable,
+                                    scope);
     if (trace::on()) trace::note_wait_fd(size_ == 1 ? nodes_[0].fd : -1);
     reason = hub.park(token, deadline.to_hub());
     if (trace::on()) trace::note_wait_fd(-1);  // not taken if the park did not switch
     unlink_all();
     signaled = interruptible.interrupted();
+    if (taken != nullptr) *taken = interruptible.taken();
   }
+  if (taken != nullptr && taken->sig != 0) return Result::kSignalTaken;
   if (signaled) return Result::kSignaled;
   switch (reason) {
     case WakeReason::kTimedOut:

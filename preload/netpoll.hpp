@@ -49,6 +49,7 @@
 #include "deadline.hpp"
 #include "fd_table.hpp"
 #include "greenhub/runtime.hpp"
+#include "signal_interrupt.hpp"
 
 namespace greenhub::preload {
 
@@ -148,6 +149,7 @@ class FdWaitSet {
     kTimedOut,     // the deadline passed
     kInterrupted,  // Hub::interrupt (cancellation): check, act, wait again
     kSignaled,     // a signal handler interrupted the wait: EINTR
+    kSignalTaken,  // a signal of scope.takes was sent to the thread (*taken)
     kUnpollable,   // a descriptor epoll refuses: the caller blocks in libc
     kClosed,       // a descriptor is not open (closed under the call)
   };
@@ -157,8 +159,10 @@ class FdWaitSet {
   enum class Signals : uint8_t { kAnyHandler, kNonRestarting };
   // Arms and links every node, parks the calling green thread until one
   // may be ready, the deadline passes, a signal handler or a cancellation
-  // interrupts it, and unlinks.
-  Result park(Hub& hub, const AbsDeadline& deadline, Signals signals);
+  // interrupts it, and unlinks. `scope` and `taken`: the signals of the
+  // wait beyond the thread's mask (signal_interrupt.hpp).
+  Result park(Hub& hub, const AbsDeadline& deadline, Signals signals, SignalScope scope = {},
+              TakenSignal* taken = nullptr);
 
  private:
   void unlink_all();

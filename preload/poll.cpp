@@ -40,6 +40,7 @@
 #include "program_memory.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
+#include "signal_watch.hpp"
 
 extern "C" [[noreturn]] void __chk_fail(void);
 
@@ -59,15 +60,17 @@ uint32_t epoll_interest(short events) {
 // Waits on `set` until probe() returns non-zero or the deadline passes
 // (then returns the last probe). `blocking(ms)` is the libc call for a
 // descriptor the hub cannot watch.
+// `sigmask`: the mask the call waits with (ppoll, pselect), or nullptr.
 template <class Probe, class Blocking>
-int wait_and_probe(Hub& hub, FdWaitSet& set, const AbsDeadline& deadline, Probe probe,
-                   Blocking blocking) {
+int wait_and_probe(Hub& hub, FdWaitSet& set, const AbsDeadline& deadline, const sigset_t* sigmask,
+                   Probe probe, Blocking blocking) {
   GreenletBase* g = hub.current_greenlet();
   const char* previous = g->waiting_on();
   for (;;) {
     if (deadline.expired()) return probe();
     g->set_waiting_on("poll");
-    FdWaitSet::Result r = set.park(hub, deadline, FdWaitSet::Signals::kAnyHandler);
+    FdWaitSet::Result r =
+        set.park(hub, deadline, FdWaitSet::Signals::kAnyHandler, SignalScope{sigmask, nullptr});
     g->set_waiting_on(previous);
     switch (r) {
       case FdWaitSet::Result::kSignaled:
@@ -82,6 +85,7 @@ int wait_and_probe(Hub& hub, FdWaitSet& set, const AbsDeadline& deadline, Probe 
         return probe();
       case FdWaitSet::Result::kWoken:
       case FdWaitSet::Result::kInterrupted:
+      case FdWaitSet::Result::kSignalTaken:
       case FdWaitSet::Result::kClosed:
         break;
     }
@@ -101,13 +105,15 @@ int green_poll(Hub& hub, pollfd* fds, nfds_t n, const AbsDeadline& deadline, con
   if (r != 0) return r;  // ready, or the kernel's error (EFAULT, EINVAL, EINTR)
   size_t watched = 0;
   for (nfds_t i = 0; i < n; ++i) watched += fds[i].fd >= 0 ? 1 : 0;
-  FdWaitSet set(watched);
+  PendingSignalWatch signals(signals_unblocked_by(sigmask));
+  FdWaitSet set(watched + 1);
   set.skip_unpollable();
   for (nfds_t i = 0; i < n; ++i) {
     if (fds[i].fd >= 0) set.add(fds[i].fd, epoll_interest(fds[i].events));
   }
+  if (signals.fd() >= 0) set.add(signals.fd(), EPOLLIN);
   ErrnoKeeper keep;
-  r = wait_and_probe(hub, set, deadline, probe, [&](int ms) {
+  r = wait_and_probe(hub, set, deadline, sigmask, probe, [&](int ms) {
     if (sigmask == nullptr) return GREENHUB_REAL(poll)(fds, n, ms);
     timespec t = ns_to_timespec(static_cast<int64_t>(ms) * 1000000);
     return GREENHUB_REAL(ppoll)(fds, n, ms < 0 ? nullptr : &t, sigmask);
@@ -208,15 +214,17 @@ int green_select(Hub& hub, int nfds, fd_set* r, fd_set* w, fd_set* x, const AbsD
   if (!sets.load()) return probe_now();  // the kernel's EFAULT
   int n = probe_now();
   if (n != 0) return n;
-  FdWaitSet set(sets.count());
+  PendingSignalWatch signals(signals_unblocked_by(sigmask));
+  FdWaitSet set(sets.count() + 1);
   set.skip_unpollable();
   sets.for_each([&](int fd, uint32_t interest) { set.add(fd, interest); });
+  if (signals.fd() >= 0) set.add(signals.fd(), EPOLLIN);
   auto probe = [&]() {
     sets.restore();
     return probe_now();
   };
   ErrnoKeeper keep;
-  n = wait_and_probe(hub, set, deadline, probe, [&](int ms) {
+  n = wait_and_probe(hub, set, deadline, sigmask, probe, [&](int ms) {
     sets.restore();
     timespec t = ns_to_timespec(static_cast<int64_t>(ms) * 1000000);
     return GREENHUB_REAL(pselect)(nfds, r, w, x, ms < 0 ? nullptr : &t, sigmask);

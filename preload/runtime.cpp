@@ -13,6 +13,7 @@
 #include "greenhub/spin_lock.hpp"
 #include "raw_syscall.hpp"
 #include "real.hpp"
+#include "signal_mask.hpp"
 
 namespace greenhub::preload {
 
@@ -35,6 +36,7 @@ SpinLock restart_lock;
 
 struct HubThreadStart {
   Hub* hub = nullptr;
+  sigset_t program_mask;  // the creating thread's
   std::atomic<uint32_t> ready{0};
 };
 
@@ -45,10 +47,10 @@ void* hub_thread_main(void* raw) {
   hub.set_keep_alive(true);
   runtime_hub_thread = true;
   // Process-directed signals go to the main thread, as in a program whose
-  // only threads are green: hub threads block the asynchronous ones.
-  sigset_t async_signals;
-  hub_thread_blocked_signals(&async_signals);
-  GREENHUB_REAL(pthread_sigmask)(SIG_BLOCK, &async_signals, nullptr);
+  // only threads are green: hub threads block the asynchronous ones
+  // (signal_mask.hpp), besides the mask the program had where the hub was
+  // made.
+  start_hub_thread_signal_mask(start->program_mask);
   start->hub = &hub;
   start->ready.store(1, std::memory_order_release);
   futex_wake(reinterpret_cast<const uint32_t*>(&start->ready), 1);
@@ -58,6 +60,7 @@ void* hub_thread_main(void* raw) {
 
 Hub* start_hub_thread(size_t index) {
   HubThreadStart start;
+  program_signal_mask(&start.program_mask);
   pthread_t thread;
   pthread_attr_t attr;
   pthread_attr_init(&attr);

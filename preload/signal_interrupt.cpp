@@ -50,6 +50,7 @@ namespace {
 // Per OS thread, plain data (initial-exec TLS, no constructor): the
 // trampoline reads and writes it from signal handlers.
 struct ThreadSignalRuns {
+  std::atomic<uint64_t> all_runs;         // every handler run on the thread
   std::atomic<uint64_t> runs;             // handler runs that concern the receiver
   std::atomic<uint64_t> nonrestart_runs;  // ... of handlers without SA_RESTART
   std::atomic<HubInterrupts*> interrupts;
@@ -115,10 +116,36 @@ void HubInterrupts::on_async(struct ev_loop*, ev_async* w, int) {
 
 bool InterruptibleWait::interrupted() const { return interrupted_ || owner_->concerned(this); }
 
+// Whether `sig` is blocked while `wait` waits: by the mask the call waits
+// with, or else by the program's mask of the OS thread.
+static bool blocked_during(const SignalScope& scope, int sig) {
+  sigset_t mask;
+  if (scope.wait_mask != nullptr) {
+    mask = *scope.wait_mask;
+  } else {
+    program_signal_mask(&mask);
+  }
+  return sig != SIGKILL && sig != SIGSTOP && sigismember(&mask, sig) == 1;
+}
+
 bool HubInterrupts::interrupt_for_signal(GreenletBase* target, int sig, const sigval* value) {
   InterruptibleWait* wait = wait_of(target);
+  if (wait == nullptr) return false;
+  if (wait->scope_.takes != nullptr && sigismember(wait->scope_.takes, sig) == 1) {
+    // Taken by the wait. One at a time: another stays pending on the OS
+    // thread, where the caller's next call finds it. The waiter sees
+    // taken_ even if something else woke it first (it is still inside the
+    // wait: this runs on its hub's thread).
+    if (wait->taken_.sig != 0) return false;
+    wait->taken_.sig = sig;
+    wait->taken_.has_value = value != nullptr;
+    if (value != nullptr) wait->taken_.value = *value;
+    Hub::wake(wait->token_);
+    return true;
+  }
+  if (blocked_during(wait->scope_, sig)) return false;
   bool restart = false;
-  if (wait == nullptr || !program_handles_signal(sig, &restart)) return false;
+  if (!program_handles_signal(sig, &restart)) return false;
   if (restart && wait->kind_ == InterruptibleWait::Kind::kRestartable) return false;
   interrupt(wait);
   if (!wait->interrupted_) return false;
@@ -129,6 +156,7 @@ bool HubInterrupts::interrupt_for_signal(GreenletBase* target, int sig, const si
 }
 
 void note_handler_run(int, const siginfo_t* info, bool restart) {
+  thread_runs.all_runs.fetch_add(1, std::memory_order_relaxed);
   if (thread_runs.delivering_for_green.load(std::memory_order_relaxed) > 0 && info != nullptr &&
       (info->si_code == SI_TKILL || info->si_code == SI_QUEUE)) {
     return;  // a green thread's own signal: it concerns no waiting thread
@@ -140,10 +168,11 @@ void note_handler_run(int, const siginfo_t* info, bool restart) {
   }
 }
 
-InterruptibleWait::InterruptibleWait(Hub& hub, WaitToken token, Kind kind)
+InterruptibleWait::InterruptibleWait(Hub& hub, WaitToken token, Kind kind, SignalScope scope)
     : owner_(&interrupts_of(hub)),
       token_(token),
       kind_(kind),
+      scope_(scope),
       runs_at_start_(thread_runs.runs.load(std::memory_order_relaxed)),
       nonrestart_runs_at_start_(thread_runs.nonrestart_runs.load(std::memory_order_relaxed)) {
   next_ = owner_->head;
@@ -156,11 +185,27 @@ InterruptibleWait::~InterruptibleWait() {
   else if (owner_->head == this) owner_->head = next_;
   if (next_ != nullptr) next_->prev_ = prev_;
   if (directed_signal_ != 0) {
-    raise_on_this_thread(directed_signal_, directed_has_value_ ? &directed_value_ : nullptr);
+    raise_on_this_thread(directed_signal_, directed_has_value_ ? &directed_value_ : nullptr,
+                         scope_.wait_mask);
   }
 }
 
-int raise_on_this_thread(int sig, const sigval* value) {
+bool deliver_pending_with_mask(const sigset_t* mask) {
+  sigset_t pending;
+  if (sigpending(&pending) != 0) return false;
+  bool any = false;
+  for (int sig = 1; sig < NSIG && !any; ++sig) {
+    any = sigismember(&pending, sig) == 1 && sigismember(mask, sig) != 1;
+  }
+  if (!any) return false;
+  const uint64_t before = thread_runs.all_runs.load(std::memory_order_relaxed);
+  sigset_t previous;
+  GREENHUB_REAL(pthread_sigmask)(SIG_SETMASK, mask, &previous);
+  GREENHUB_REAL(pthread_sigmask)(SIG_SETMASK, &previous, nullptr);
+  return thread_runs.all_runs.load(std::memory_order_relaxed) != before;
+}
+
+int raise_on_this_thread(int sig, const sigval* value, const sigset_t* deliver_mask) {
   thread_runs.delivering_for_green.fetch_add(1, std::memory_order_relaxed);
   int rc;
   if (value != nullptr) {
@@ -168,7 +213,9 @@ int raise_on_this_thread(int sig, const sigval* value) {
   } else {
     rc = GREENHUB_REAL(raise)(sig) == 0 ? 0 : errno;
   }
-  if (rc == 0 && runtime_blocks_signal(sig)) {
+  if (rc == 0 && deliver_mask != nullptr) {
+    deliver_pending_with_mask(deliver_mask);
+  } else if (rc == 0 && runtime_blocks_signal(sig)) {
     // Pending on this thread: delivered when unblocked, before this
     // returns, as a raise() is delivered before it returns.
     sigset_t one = just(sig), previous;

@@ -28,7 +28,12 @@
 //   main greenlet; in a child forked by a green thread, the receiver is
 //   that green thread (the child's only thread).
 //   A signal sent to a green thread (pthread_kill, see pthread_life.cpp)
-//   concerns that green thread only: deliver_signal_to_green_thread().
+//   concerns that green thread only: deliver_signal_to_green_thread(). It
+//   interrupts the thread's wait only if the wait's mask (the OS thread's,
+//   or the one a ppoll, pselect, epoll_pwait or sigsuspend waits with)
+//   does not block it; a blocked one stays pending on the OS thread, as
+//   natively on the thread. A wait that takes signals (sigwait and its
+//   kin) takes a signal of its set instead of being interrupted by it.
 //   A sleep (nanosleep, pause...) is interrupted by any handler; a
 //   restartable wait (waitpid, read...) only by a handler installed
 //   without SA_RESTART, as the kernel restarts the others.
@@ -50,6 +55,22 @@ namespace greenhub::preload {
 // `restart`: the handler was installed with SA_RESTART.
 void note_handler_run(int sig, const siginfo_t* info, bool restart);
 
+// The signals of a wait, beyond the OS thread's mask (both pointers
+// outlive the wait; nullptr: none).
+struct SignalScope {
+  // The mask the call waits with (ppoll, pselect, epoll_pwait, sigsuspend).
+  const sigset_t* wait_mask = nullptr;
+  // The signals the call takes (sigwait, sigwaitinfo, sigtimedwait).
+  const sigset_t* takes = nullptr;
+};
+
+// A signal sent to a waiting green thread and taken by its wait.
+struct TakenSignal {
+  int sig = 0;  // 0: none
+  bool has_value = false;
+  sigval value{};
+};
+
 class InterruptibleWait {
  public:
   enum class Kind : uint8_t {
@@ -59,7 +80,7 @@ class InterruptibleWait {
 
   // Registers `token` (already prepared on `hub`, the caller's) for
   // interruption; park on it after this.
-  InterruptibleWait(Hub& hub, WaitToken token, Kind kind);
+  InterruptibleWait(Hub& hub, WaitToken token, Kind kind, SignalScope scope = {});
   // Unregisters. If a signal sent to this green thread interrupted the
   // wait, its handler runs now, on this green thread, before the caller
   // returns EINTR.
@@ -72,12 +93,16 @@ class InterruptibleWait {
   // concerns it ran since it began (as a system call that a signal and its
   // completion reach together may return either way).
   bool interrupted() const;
+  // The signal of scope.takes sent to this green thread during the wait.
+  const TakenSignal& taken() const { return taken_; }
 
  private:
   friend struct HubInterrupts;
   struct HubInterrupts* owner_;
   WaitToken token_;
   Kind kind_;
+  SignalScope scope_;
+  TakenSignal taken_;
   bool interrupted_ = false;
   int directed_signal_ = 0;  // a signal sent to this green thread, delivered on unregistering
   bool directed_has_value_ = false;
@@ -100,10 +125,18 @@ void deliver_signal_to_green_thread(GreenletBase* target, int sig, const sigval*
 
 // raise() / pthread_kill(pthread_self()) from a green thread: delivers
 // `sig` synchronously on the calling OS thread, with the caller running,
-// unblocking it for the delivery if only the runtime blocks it. The run is
+// unblocking it for the delivery if only the runtime blocks it (or, with
+// `deliver_mask`, with that mask installed for the delivery). The run is
 // the caller's: it interrupts no other green thread's wait. Returns 0, or
 // an error number. With `value`, queued as pthread_sigqueue does.
-int raise_on_this_thread(int sig, const sigval* value = nullptr);
+int raise_on_this_thread(int sig, const sigval* value = nullptr,
+                         const sigset_t* deliver_mask = nullptr);
+
+// Runs the handlers of the signals pending for the calling OS thread (or
+// the process) that `mask` unblocks, with `mask` installed, as the kernel
+// does when a call that waits with a mask returns. Returns whether a
+// handler ran.
+bool deliver_pending_with_mask(const sigset_t* mask);
 
 // The green thread that receives the hub's process-directed signals (see
 // above); in a child forked by a green thread, that green thread.
