@@ -37,6 +37,7 @@
 #include "real.hpp"
 #include "runtime.hpp"
 #include "signal_interrupt.hpp"
+#include "signal_mask.hpp"
 #include "signal_watch.hpp"
 
 using namespace greenhub;
@@ -49,6 +50,11 @@ namespace {
 // unblocks is delivered here, as the kernel's wait would deliver it, and
 // the call fails with EINTR. The handler runs with `mask` installed.
 bool deliver_pending_unblocked(const sigset_t* mask) {
+  if (holds_signal_unblocked_by(*mask)) {
+    deliver_pending_with_mask(mask);
+    errno = EINTR;
+    return true;
+  }
   sigset_t pending;
   if (sigpending(&pending) != 0) return false;
   bool any = false;

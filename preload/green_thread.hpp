@@ -21,6 +21,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <signal.h>
 #include <unwind.h>
 
 #include <atomic>
@@ -39,6 +40,13 @@ constexpr uint8_t kGreenThreadTag = 1;
 struct SpecificSlot {
   uint64_t key_sequence = 0;
   void* value = nullptr;
+};
+
+// A signal sent to a green thread while its mask blocked it.
+struct PendingGreenSignal {
+  int sig = 0;
+  bool has_value = false;  // pthread_sigqueue
+  sigval value{};
 };
 
 // A frame that forced unwinding may land in: the base of a green thread,
@@ -98,6 +106,14 @@ class GreenThread final : public GreenletBase {
   // C cleanup buffers (pthread_cleanup_push), newest first.
   void* cleanup_chain = nullptr;
   std::vector<SpecificSlot> specific;
+  // Its signal mask and the signals sent to it while it blocked them
+  // (signal_mask.hpp). Touched on its hub's thread only (and by its creator
+  // before it starts).
+  sigset_t signal_mask{};
+  std::vector<PendingGreenSignal> pending_signals;
+  // In a child it forked, the thread is the process's only one: its mask
+  // is the OS thread's.
+  bool owns_os_signal_mask = false;
   char thread_name[16] = {0};
   size_t requested_stack_size = 0;
   size_t guard_size = 0;

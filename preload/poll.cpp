@@ -40,6 +40,8 @@
 #include "program_memory.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
+#include "signal_interrupt.hpp"
+#include "signal_mask.hpp"
 #include "signal_watch.hpp"
 
 extern "C" [[noreturn]] void __chk_fail(void);
@@ -48,6 +50,16 @@ using namespace greenhub;
 using namespace greenhub::preload;
 
 namespace {
+
+// A signal held for the calling green thread that the call's mask lets
+// through ends the call with EINTR, its handler run with that mask
+// installed (signal_mask.hpp).
+bool signal_held_for_call(const sigset_t* sigmask) {
+  if (!holds_signal_unblocked_by(*sigmask)) return false;
+  deliver_pending_with_mask(sigmask);
+  errno = EINTR;
+  return true;
+}
 
 uint32_t epoll_interest(short events) {
   uint32_t interest = 0;
@@ -96,6 +108,7 @@ int wait_and_probe(Hub& hub, FdWaitSet& set, const AbsDeadline& deadline, const 
 }
 
 int green_poll(Hub& hub, pollfd* fds, nfds_t n, const AbsDeadline& deadline, const sigset_t* sigmask) {
+  if (sigmask != nullptr && signal_held_for_call(sigmask)) return -1;
   auto probe = [&]() {
     if (sigmask == nullptr) return GREENHUB_REAL(poll)(fds, n, 0);
     timespec zero{0, 0};
@@ -202,6 +215,7 @@ int green_select(Hub& hub, int nfds, fd_set* r, fd_set* w, fd_set* x, const AbsD
     return GREENHUB_REAL(pselect)(nfds, r, w, x, &zero, sigmask);
   };
   if (nfds < 0) return probe_now();  // EINVAL
+  if (sigmask != nullptr && signal_held_for_call(sigmask)) return -1;
   // The kernel looks at no more descriptors than the process may have.
   int clamped = nfds;
   if (clamped > FD_SETSIZE) {

@@ -93,6 +93,7 @@ void after_fork_in_child() {
     // process's only thread.
     mark_main_context_gone();
     set_signal_receiver(*hub, survivor);
+    claim_os_signal_mask(*survivor);
   }
   run_fork_child_hooks();
 }

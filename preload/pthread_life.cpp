@@ -22,6 +22,7 @@
 #include "real.hpp"
 #include "runtime.hpp"
 #include "signal_interrupt.hpp"
+#include "signal_mask.hpp"
 
 using namespace greenhub;
 using namespace greenhub::preload;
@@ -142,6 +143,7 @@ int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)
   } else {
     os_thread_name(t->thread_name);
   }
+  inherit_signal_mask(*t);
   *thread = t->handle();
   GreenThread::register_thread(t, detach_state == PTHREAD_CREATE_DETACHED);
   t->start_on(hub_for_new_thread());

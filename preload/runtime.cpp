@@ -36,7 +36,6 @@ SpinLock restart_lock;
 
 struct HubThreadStart {
   Hub* hub = nullptr;
-  sigset_t program_mask;  // the creating thread's
   std::atomic<uint32_t> ready{0};
 };
 
@@ -47,10 +46,9 @@ void* hub_thread_main(void* raw) {
   hub.set_keep_alive(true);
   runtime_hub_thread = true;
   // Process-directed signals go to the main thread, as in a program whose
-  // only threads are green: hub threads block the asynchronous ones
-  // (signal_mask.hpp), besides the mask the program had where the hub was
-  // made.
-  start_hub_thread_signal_mask(start->program_mask);
+  // only threads are green: hub threads block the asynchronous ones (the
+  // green threads there have masks of their own: signal_mask.hpp).
+  start_hub_thread_signal_mask();
   start->hub = &hub;
   start->ready.store(1, std::memory_order_release);
   futex_wake(reinterpret_cast<const uint32_t*>(&start->ready), 1);
@@ -60,7 +58,6 @@ void* hub_thread_main(void* raw) {
 
 Hub* start_hub_thread(size_t index) {
   HubThreadStart start;
-  program_signal_mask(&start.program_mask);
   pthread_t thread;
   pthread_attr_t attr;
   pthread_attr_init(&attr);

@@ -8,8 +8,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
+#include <vector>
 
 #include "green_thread.hpp"
+#include "signal_mask.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
 #include "signal_handlers.hpp"
@@ -39,10 +41,12 @@ struct HubInterrupts {
     }
     return nullptr;
   }
-  // Interrupts target's wait for a signal sent to it, whose handler then
-  // runs on the target as the wait ends. Returns false if the target is in
-  // no wait that signal interrupts.
-  bool interrupt_for_signal(GreenletBase* target, int sig, const sigval* value);
+  // For a signal sent to the green thread in `wait` (which does not block
+  // it): a wait that takes it takes it; a wait it interrupts ends, and its
+  // handler runs on the target as the wait ends. False: neither.
+  bool take_for_wait(InterruptibleWait* wait, int sig, const sigval* value);
+  static const sigset_t* wait_mask_of(const InterruptibleWait* wait) { return wait->scope_.wait_mask; }
+  bool interrupt_for_signal(InterruptibleWait* wait, int sig, const sigval* value);
 };
 
 namespace {
@@ -116,34 +120,21 @@ void HubInterrupts::on_async(struct ev_loop*, ev_async* w, int) {
 
 bool InterruptibleWait::interrupted() const { return interrupted_ || owner_->concerned(this); }
 
-// Whether `sig` is blocked while `wait` waits: by the mask the call waits
-// with, or else by the program's mask of the OS thread.
-static bool blocked_during(const SignalScope& scope, int sig) {
-  sigset_t mask;
-  if (scope.wait_mask != nullptr) {
-    mask = *scope.wait_mask;
-  } else {
-    program_signal_mask(&mask);
-  }
-  return sig != SIGKILL && sig != SIGSTOP && sigismember(&mask, sig) == 1;
+// The wait of `target` takes `sig` (sigwait and its kin). One at a time:
+// another is held for the target, whose next call finds it. The waiter
+// sees taken_ even if something else woke it first (it is still inside
+// the wait: this runs on its hub's thread).
+bool HubInterrupts::take_for_wait(InterruptibleWait* wait, int sig, const sigval* value) {
+  if (wait->scope_.takes == nullptr || sigismember(wait->scope_.takes, sig) != 1) return false;
+  if (wait->taken_.sig != 0) return false;
+  wait->taken_.sig = sig;
+  wait->taken_.has_value = value != nullptr;
+  if (value != nullptr) wait->taken_.value = *value;
+  Hub::wake(wait->token_);
+  return true;
 }
 
-bool HubInterrupts::interrupt_for_signal(GreenletBase* target, int sig, const sigval* value) {
-  InterruptibleWait* wait = wait_of(target);
-  if (wait == nullptr) return false;
-  if (wait->scope_.takes != nullptr && sigismember(wait->scope_.takes, sig) == 1) {
-    // Taken by the wait. One at a time: another stays pending on the OS
-    // thread, where the caller's next call finds it. The waiter sees
-    // taken_ even if something else woke it first (it is still inside the
-    // wait: this runs on its hub's thread).
-    if (wait->taken_.sig != 0) return false;
-    wait->taken_.sig = sig;
-    wait->taken_.has_value = value != nullptr;
-    if (value != nullptr) wait->taken_.value = *value;
-    Hub::wake(wait->token_);
-    return true;
-  }
-  if (blocked_during(wait->scope_, sig)) return false;
+bool HubInterrupts::interrupt_for_signal(InterruptibleWait* wait, int sig, const sigval* value) {
   bool restart = false;
   if (!program_handles_signal(sig, &restart)) return false;
   if (restart && wait->kind_ == InterruptibleWait::Kind::kRestartable) return false;
@@ -190,31 +181,79 @@ InterruptibleWait::~InterruptibleWait() {
   }
 }
 
-bool deliver_pending_with_mask(const sigset_t* mask) {
-  sigset_t pending;
-  if (sigpending(&pending) != 0) return false;
-  bool any = false;
-  for (int sig = 1; sig < NSIG && !any; ++sig) {
-    any = sigismember(&pending, sig) == 1 && sigismember(mask, sig) != 1;
-  }
-  if (!any) return false;
-  const uint64_t before = thread_runs.all_runs.load(std::memory_order_relaxed);
+namespace {
+
+// Sends `sig` to the calling OS thread (tgkill, or rt_tgsigqueueinfo with
+// a value); 0 or an error number.
+int send_to_os_thread(int sig, const sigval* value) {
+  if (value != nullptr) return GREENHUB_REAL(pthread_sigqueue)(GREENHUB_REAL(pthread_self)(), sig, *value);
+  return GREENHUB_REAL(pthread_kill)(GREENHUB_REAL(pthread_self)(), sig);
+}
+
+// Installs `mask` on the OS thread and puts the previous one back: the
+// kernel delivers, in between, what is pending and `mask` lets through.
+void install_momentarily(const sigset_t* mask) {
   sigset_t previous;
   GREENHUB_REAL(pthread_sigmask)(SIG_SETMASK, mask, &previous);
   GREENHUB_REAL(pthread_sigmask)(SIG_SETMASK, &previous, nullptr);
+}
+
+// The signals held for the calling green thread that `mask` lets through
+// are sent to its OS thread; returns whether there was any.
+bool release_held_signals(const sigset_t* mask) {
+  GreenThread* t = thread_with_own_mask();
+  if (t == nullptr || t->pending_signals.empty()) return false;
+  std::vector<PendingGreenSignal> released;
+  auto& held = t->pending_signals;
+  for (auto it = held.begin(); it != held.end();) {
+    if (sigismember(mask, it->sig) == 1) {
+      ++it;
+    } else {
+      released.push_back(*it);
+      it = held.erase(it);
+    }
+  }
+  if (released.empty()) return false;
+  // Blocked while they are queued, so that they are delivered together
+  // with `mask` installed, in the order the kernel delivers.
+  sigset_t all, previous;
+  sigfillset(&all);
+  GREENHUB_REAL(pthread_sigmask)(SIG_SETMASK, &all, &previous);
+  for (const PendingGreenSignal& p : released) send_to_os_thread(p.sig, p.has_value ? &p.value : nullptr);
+  GREENHUB_REAL(pthread_sigmask)(SIG_SETMASK, &previous, nullptr);
+  return true;
+}
+
+}  // namespace
+
+bool deliver_pending_with_mask(const sigset_t* mask) {
+  const uint64_t before = thread_runs.all_runs.load(std::memory_order_relaxed);
+  thread_runs.delivering_for_green.fetch_add(1, std::memory_order_relaxed);
+  bool any = release_held_signals(mask);
+  sigset_t pending;
+  if (GREENHUB_REAL(sigpending)(&pending) == 0) {
+    for (int sig = 1; sig < NSIG && !any; ++sig) {
+      any = sigismember(&pending, sig) == 1 && sigismember(mask, sig) != 1;
+    }
+  }
+  if (any) install_momentarily(mask);
+  thread_runs.delivering_for_green.fetch_sub(1, std::memory_order_relaxed);
   return thread_runs.all_runs.load(std::memory_order_relaxed) != before;
 }
 
 int raise_on_this_thread(int sig, const sigval* value, const sigset_t* deliver_mask) {
-  thread_runs.delivering_for_green.fetch_add(1, std::memory_order_relaxed);
-  int rc;
-  if (value != nullptr) {
-    rc = GREENHUB_REAL(pthread_sigqueue)(GREENHUB_REAL(pthread_self)(), sig, *value);
-  } else {
-    rc = GREENHUB_REAL(raise)(sig) == 0 ? 0 : errno;
+  GreenThread* self = thread_with_own_mask();
+  if (deliver_mask == nullptr && self != nullptr) {
+    if (sigismember(&self->signal_mask, sig) == 1) {
+      hold_signal(*self, sig, value);  // blocked: held until it unblocks or takes it
+      return 0;
+    }
+    deliver_mask = &self->signal_mask;
   }
+  thread_runs.delivering_for_green.fetch_add(1, std::memory_order_relaxed);
+  const int rc = send_to_os_thread(sig, value);
   if (rc == 0 && deliver_mask != nullptr) {
-    deliver_pending_with_mask(deliver_mask);
+    install_momentarily(deliver_mask);
   } else if (rc == 0 && runtime_blocks_signal(sig)) {
     // Pending on this thread: delivered when unblocked, before this
     // returns, as a raise() is delivered before it returns.
@@ -235,8 +274,26 @@ void deliver_signal_to_green_thread(GreenletBase* target, int sig, const sigval*
   hub->post([keep, sig, has_value, queued] {
     const sigval* value = has_value ? &queued : nullptr;
     HubInterrupts* in = thread_runs.interrupts.load(std::memory_order_relaxed);
-    if (in != nullptr && in->interrupt_for_signal(keep.get(), sig, value)) return;
-    raise_on_this_thread(sig, value);
+    InterruptibleWait* wait = in != nullptr ? in->wait_of(keep.get()) : nullptr;
+    if (wait != nullptr && in->take_for_wait(wait, sig, value)) return;
+    // The mask the target has now: its wait's, or its own.
+    sigset_t mask;
+    sigemptyset(&mask);
+    auto* thread = keep->tag() == kGreenThreadTag ? static_cast<GreenThread*>(keep.get()) : nullptr;
+    if (wait != nullptr && HubInterrupts::wait_mask_of(wait) != nullptr) {
+      mask = *HubInterrupts::wait_mask_of(wait);
+    } else if (thread != nullptr) {
+      signal_mask_of(*thread, &mask);
+    }
+    if (sigismember(&mask, sig) == 1) {
+      // Blocked: held for the target (pending on the OS thread if the
+      // target's mask is the OS thread's, which blocks it too).
+      if (thread != nullptr && !thread->owns_os_signal_mask) hold_signal(*thread, sig, value);
+      else send_to_os_thread(sig, value);
+      return;
+    }
+    if (wait != nullptr && in->interrupt_for_signal(wait, sig, value)) return;
+    raise_on_this_thread(sig, value, &mask);
   });
 }
 

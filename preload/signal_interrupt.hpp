@@ -29,11 +29,11 @@
 //   that green thread (the child's only thread).
 //   A signal sent to a green thread (pthread_kill, see pthread_life.cpp)
 //   concerns that green thread only: deliver_signal_to_green_thread(). It
-//   interrupts the thread's wait only if the wait's mask (the OS thread's,
-//   or the one a ppoll, pselect, epoll_pwait or sigsuspend waits with)
-//   does not block it; a blocked one stays pending on the OS thread, as
-//   natively on the thread. A wait that takes signals (sigwait and its
-//   kin) takes a signal of its set instead of being interrupted by it.
+//   interrupts the thread's wait only if the thread's mask (its own, or
+//   the one a ppoll, pselect, epoll_pwait or sigsuspend waits with) does
+//   not block it; a blocked one is held for the thread (signal_mask.hpp).
+//   A wait that takes signals (sigwait and its kin) takes a signal of its
+//   set instead of being interrupted by it.
 //   A sleep (nanosleep, pause...) is interrupted by any handler; a
 //   restartable wait (waitpid, read...) only by a handler installed
 //   without SA_RESTART, as the kernel restarts the others.
@@ -47,6 +47,7 @@
 
 #include <cstdint>
 
+#include "green_thread.hpp"
 #include "greenhub/runtime.hpp"
 
 namespace greenhub::preload {
@@ -64,12 +65,9 @@ struct SignalScope {
   const sigset_t* takes = nullptr;
 };
 
-// A signal sent to a waiting green thread and taken by its wait.
-struct TakenSignal {
-  int sig = 0;  // 0: none
-  bool has_value = false;
-  sigval value{};
-};
+// A signal sent to a waiting green thread and taken by its wait (sig 0:
+// none).
+using TakenSignal = PendingGreenSignal;
 
 class InterruptibleWait {
  public:
@@ -114,28 +112,30 @@ class InterruptibleWait {
 };
 
 // pthread_kill to a green thread other than the caller: on the target's
-// hub, if the target is in an interruptible wait and the program handles
-// `sig`, the wait ends with EINTR and the handler runs on the target as it
-// returns; otherwise the signal is delivered to the hub's OS thread at once
-// (unblocked there for the delivery if only the runtime blocks it), where
-// the kernel applies its disposition (a handler then runs in the hub's
-// context). Thread-safe.
+// hub, a wait of the target that takes `sig` takes it; if the target blocks
+// `sig`, it is held for the target; if the target is in an interruptible
+// wait and the program handles `sig`, the wait ends with EINTR and the
+// handler runs on the target as it returns; otherwise the signal is
+// delivered to the hub's OS thread at once with the target's mask
+// installed, where the kernel applies its disposition (a handler then runs
+// in the hub's context). Thread-safe.
 // With `value` (pthread_sigqueue), the signal is queued with that value.
 void deliver_signal_to_green_thread(GreenletBase* target, int sig, const sigval* value = nullptr);
 
-// raise() / pthread_kill(pthread_self()) from a green thread: delivers
-// `sig` synchronously on the calling OS thread, with the caller running,
-// unblocking it for the delivery if only the runtime blocks it (or, with
-// `deliver_mask`, with that mask installed for the delivery). The run is
+// raise() / pthread_kill(pthread_self()) from a green thread: holds `sig`
+// for the caller if its mask blocks it, else delivers it synchronously on
+// the calling OS thread, with the caller running and its mask installed
+// for the delivery (or `deliver_mask`; in the hub's own context, unblocking
+// it if only the runtime blocks it). The run is
 // the caller's: it interrupts no other green thread's wait. Returns 0, or
 // an error number. With `value`, queued as pthread_sigqueue does.
 int raise_on_this_thread(int sig, const sigval* value = nullptr,
                          const sigset_t* deliver_mask = nullptr);
 
-// Runs the handlers of the signals pending for the calling OS thread (or
-// the process) that `mask` unblocks, with `mask` installed, as the kernel
-// does when a call that waits with a mask returns. Returns whether a
-// handler ran.
+// Runs the handlers of the signals pending for the caller (held for its
+// green thread, pending for its OS thread or the process) that `mask`
+// unblocks, with `mask` installed, as the kernel does when a call that
+// waits with a mask returns. Returns whether a handler ran.
 bool deliver_pending_with_mask(const sigset_t* mask);
 
 // The green thread that receives the hub's process-directed signals (see

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include <algorithm>
+
+#include "green_thread.hpp"
 #include "program_memory.hpp"
 #include "real.hpp"
 #include "runtime.hpp"
@@ -25,9 +28,6 @@ int (*sigmask_function())(int, const sigset_t*, sigset_t*) {
   return real_sigmask;
 }
 
-// On a runtime hub thread: the program's mask (plain data, initial-exec TLS).
-constinit thread_local sigset_t program_mask_on_hub{};
-
 // The kernel's part of a signal set (its first 64 bits).
 constexpr size_t kKernelSetBytes = sizeof(unsigned long);
 
@@ -37,21 +37,10 @@ void drop_unblockable(sigset_t* set) {
   for (int sig : {SIGKILL, SIGSTOP, SIGRTMIN - 2, SIGRTMIN - 1}) sigdelset(set, sig);
 }
 
-// Installs `program` on this hub thread: the OS thread blocks it plus the
-// runtime's signals; pending signals the program no longer blocks are
-// delivered now.
-void install_on_hub(const sigset_t& program) {
-  program_mask_on_hub = program;
-  sigset_t os;
-  hub_thread_blocked_signals(&os);
-  sigorset(&os, &os, &program);
-  sigmask_function()(SIG_SETMASK, &os, nullptr);
-  deliver_pending_with_mask(&program);
-}
-
-// pthread_sigmask on a runtime hub thread; 0 or an error number.
-int change_mask_on_hub(int how, const sigset_t* set, sigset_t* old) {
-  const sigset_t before = program_mask_on_hub;
+// pthread_sigmask for a green thread with its own mask; 0 or an error
+// number, as the kernel's checks give them.
+int change_own_mask(GreenThread& t, int how, const sigset_t* set, sigset_t* old) {
+  const sigset_t before = t.signal_mask;
   sigset_t next = before;
   if (set != nullptr) {
     sigset_t change;
@@ -70,29 +59,54 @@ int change_mask_on_hub(int how, const sigset_t* set, sigset_t* old) {
     drop_unblockable(&next);
   }
   if (old != nullptr && !copy_to_program(old, &before, kKernelSetBytes)) return EFAULT;
-  if (set != nullptr) install_on_hub(next);
+  if (set != nullptr) {
+    t.signal_mask = next;
+    // What it unblocked and is pending for it is delivered now.
+    if (how != SIG_BLOCK) deliver_pending_with_mask(&t.signal_mask);
+  }
   return 0;
 }
 
+bool is_standard(int sig) { return sig < SIGRTMIN; }
+
 }  // namespace
+
+GreenThread* thread_with_own_mask() {
+  GreenThread* t = GreenThread::current();
+  return t != nullptr && !t->owns_os_signal_mask ? t : nullptr;
+}
 
 bool runtime_blocks_signal(int sig) {
   if (!on_runtime_hub_thread() || sig <= 0 || sig >= NSIG) return false;
   sigset_t runtime;
   hub_thread_blocked_signals(&runtime);
-  return sigismember(&runtime, sig) == 1 && sigismember(&program_mask_on_hub, sig) != 1;
+  return sigismember(&runtime, sig) == 1;
 }
 
 void program_signal_mask(sigset_t* mask) {
-  if (on_runtime_hub_thread()) {
-    *mask = program_mask_on_hub;
+  if (GreenThread* t = thread_with_own_mask()) {
+    *mask = t->signal_mask;
     return;
   }
   sigmask_function()(SIG_BLOCK, nullptr, mask);
+  if (!on_runtime_hub_thread()) return;
+  sigset_t runtime;
+  hub_thread_blocked_signals(&runtime);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sigismember(&runtime, sig) == 1) sigdelset(mask, sig);
+  }
+}
+
+void signal_mask_of(const GreenThread& t, sigset_t* mask) {
+  if (t.owns_os_signal_mask) {
+    sigmask_function()(SIG_BLOCK, nullptr, mask);
+  } else {
+    *mask = t.signal_mask;
+  }
 }
 
 bool enter_program_signal_mask(sigset_t* previous) {
-  if (!on_runtime_hub_thread()) return false;
+  if (thread_with_own_mask() == nullptr && !on_runtime_hub_thread()) return false;
   sigset_t program;
   program_signal_mask(&program);
   sigmask_function()(SIG_SETMASK, &program, previous);
@@ -101,13 +115,51 @@ bool enter_program_signal_mask(sigset_t* previous) {
 
 void set_signal_mask(const sigset_t* mask) { sigmask_function()(SIG_SETMASK, mask, nullptr); }
 
-void start_hub_thread_signal_mask(const sigset_t& inherited) {
-  program_mask_on_hub = inherited;
-  drop_unblockable(&program_mask_on_hub);
-  sigset_t os;
-  hub_thread_blocked_signals(&os);
-  sigorset(&os, &os, &program_mask_on_hub);
-  sigmask_function()(SIG_SETMASK, &os, nullptr);
+void start_hub_thread_signal_mask() {
+  sigset_t runtime;
+  hub_thread_blocked_signals(&runtime);
+  sigmask_function()(SIG_SETMASK, &runtime, nullptr);
+}
+
+void inherit_signal_mask(GreenThread& child) { program_signal_mask(&child.signal_mask); }
+
+void claim_os_signal_mask(GreenThread& t) {
+  t.owns_os_signal_mask = true;
+  t.pending_signals.clear();
+}
+
+void hold_signal(GreenThread& t, int sig, const sigval* value) {
+  if (is_standard(sig)) {
+    for (const PendingGreenSignal& p : t.pending_signals) {
+      if (p.sig == sig) return;
+    }
+  }
+  PendingGreenSignal p;
+  p.sig = sig;
+  p.has_value = value != nullptr;
+  if (value != nullptr) p.value = *value;
+  t.pending_signals.push_back(p);
+}
+
+bool take_held_signal(GreenThread& t, const sigset_t& set, PendingGreenSignal* out) {
+  // The lowest signal number first, as the kernel dequeues.
+  auto best = t.pending_signals.end();
+  for (auto it = t.pending_signals.begin(); it != t.pending_signals.end(); ++it) {
+    if (sigismember(&set, it->sig) == 1 && (best == t.pending_signals.end() || it->sig < best->sig)) best = it;
+  }
+  if (best == t.pending_signals.end()) return false;
+  *out = *best;
+  t.pending_signals.erase(best);
+  return true;
+}
+
+bool holds_signal_unblocked_by(const sigset_t& mask) {
+  GreenThread* t = thread_with_own_mask();
+  if (t == nullptr) return false;
+  for (const PendingGreenSignal& p : t->pending_signals) {
+    if (sigismember(&mask, p.sig) != 1) return true;
+  }
+  return false;
 }
 
 }  // namespace greenhub::preload
@@ -116,20 +168,45 @@ extern "C" {
 
 int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
   using namespace greenhub::preload;
-  if (!on_runtime_hub_thread()) return sigmask_function()(how, set, old);
-  return change_mask_on_hub(how, set, old);
+  if (GreenThread* t = thread_with_own_mask()) return change_own_mask(*t, how, set, old);
+  return sigmask_function()(how, set, old);
 }
 
 int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
   using namespace greenhub::preload;
-  if (!on_runtime_hub_thread()) {
+  GreenThread* t = thread_with_own_mask();
+  if (t == nullptr) {
     static auto real = resolve_real<int(int, const sigset_t*, sigset_t*)>("sigprocmask");
     return real(how, set, old);
   }
-  const int rc = change_mask_on_hub(how, set, old);
+  const int rc = change_own_mask(*t, how, set, old);
   if (rc == 0) return 0;
   errno = rc;
   return -1;
+}
+
+// The signals pending for the caller: for a green thread with its own
+// mask, those held for it and those pending for its OS thread or the
+// process that it blocks.
+int sigpending(sigset_t* set) {
+  using namespace greenhub::preload;
+  static auto real = resolve_real<int(sigset_t*)>("sigpending");
+  GreenThread* t = thread_with_own_mask();
+  if (t == nullptr) return real(set);
+  sigset_t kernel;
+  sigemptyset(&kernel);
+  if (real(&kernel) != 0) return -1;
+  sigset_t result;
+  sigemptyset(&result);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sigismember(&kernel, sig) == 1 && sigismember(&t->signal_mask, sig) == 1) sigaddset(&result, sig);
+  }
+  for (const PendingGreenSignal& p : t->pending_signals) sigaddset(&result, p.sig);
+  if (!copy_to_program(set, &result, kKernelSetBytes)) {
+    errno = EFAULT;
+    return -1;
+  }
+  return 0;
 }
 
 }  // extern "C"

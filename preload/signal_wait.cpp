@@ -11,12 +11,14 @@
 //   pthread_sigqueue) is handed to its wait directly (signal_interrupt.hpp),
 //   which sends it again the same way to its own OS thread and dequeues
 //   it: the siginfo is the kernel's.
+//   Signals held for the caller (sent to it while it blocked them:
+//   signal_mask.hpp) are taken first.
 //   The kernel lets a waiting thread take the signals of its set even if it
 //   does not block them (it unblocks the set for the wait, for itself).
-//   The OS thread is shared here: those of the set it does not block are
-//   blocked on it for the wait instead (counted per OS thread, so that two
-//   waits of one hub unblock them when the last ends), so that they stay
-//   pending for the wait instead of running a handler.
+//   For a caller that owns its OS thread's mask (main()), those of the set
+//   it does not block are blocked on the OS thread for the wait instead
+//   (counted per OS thread), so that they stay pending for the wait
+//   instead of running a handler.
 //
 //   sigsuspend(mask) returns when a handler ran with `mask` installed. The
 //   signals that are pending and that `mask` unblocks are delivered at
@@ -34,9 +36,6 @@
 //   blocking. All are
 //   cancellation points.
 //
-// Not reproduced: a signal of the set sent to another green thread of the
-// same hub with pthread_kill while it blocks that signal stays pending on
-// the shared OS thread, where this wait can take it.
 #include <signal.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -44,6 +43,7 @@
 #include <pthread.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "deadline.hpp"
 #include "green_io.hpp"
@@ -52,6 +52,7 @@
 #include "real.hpp"
 #include "runtime.hpp"
 #include "signal_interrupt.hpp"
+#include "signal_mask.hpp"
 #include "signal_watch.hpp"
 
 using namespace greenhub;
@@ -104,22 +105,37 @@ class BlockedForWait {
   sigset_t counted_;
 };
 
-// A signal sent to the waiting green thread is sent again, the same way,
-// to its OS thread, where it stays pending (the wait blocks its set) until
-// the caller dequeues it: the siginfo is the kernel's own.
-void send_to_this_thread(const TakenSignal& taken) {
+// A signal sent to the waiting green thread (or held for it) is sent
+// again, the same way, to its OS thread while blocked there, and dequeued:
+// the siginfo is the kernel's own.
+int take_sent_signal(const PendingGreenSignal& sent, siginfo_t* info) {
+  sigset_t one, previous;
+  sigemptyset(&one);
+  sigaddset(&one, sent.sig);
+  GREENHUB_REAL(pthread_sigmask)(SIG_BLOCK, &one, &previous);
   pthread_t self = GREENHUB_REAL(pthread_self)();
-  if (taken.has_value) {
-    GREENHUB_REAL(pthread_sigqueue)(self, taken.sig, taken.value);
+  if (sent.has_value) {
+    GREENHUB_REAL(pthread_sigqueue)(self, sent.sig, sent.value);
   } else {
-    GREENHUB_REAL(pthread_kill)(self, taken.sig);
+    GREENHUB_REAL(pthread_kill)(self, sent.sig);
   }
+  const timespec zero{0, 0};
+  const int sig = GREENHUB_REAL(sigtimedwait)(&one, info, &zero);
+  GREENHUB_REAL(pthread_sigmask)(SIG_SETMASK, &previous, nullptr);
+  return sig;
 }
 
 int green_sigtimedwait(Hub& hub, const sigset_t* set, siginfo_t* info, const AbsDeadline& deadline) {
   cancellation_point();
   ErrnoKeeper keep;
-  BlockedForWait blocked(*set);
+  // The kernel lets the caller take the signals of its set that it does
+  // not block. A green thread with a mask of its own gets them only if
+  // main() blocks them (a process-directed signal goes to main() first,
+  // as natively); a thread that owns its OS thread's mask blocks them
+  // there for the wait.
+  GreenThread* self = thread_with_own_mask();
+  std::optional<BlockedForWait> blocked;
+  if (self == nullptr) blocked.emplace(*set);
   PendingSignalWatch watch(*set);
   const timespec zero{0, 0};
   if (watch.fd() < 0) {
@@ -134,6 +150,10 @@ int green_sigtimedwait(Hub& hub, const sigset_t* set, siginfo_t* info, const Abs
   const char* previous = g->waiting_on();
   const SignalScope scope{nullptr, set};
   for (;;) {
+    PendingGreenSignal held;
+    if (self != nullptr && take_held_signal(*self, *set, &held)) {
+      return keep.success(take_sent_signal(held, info));
+    }
     int sig = GREENHUB_REAL(sigtimedwait)(set, info, &zero);
     if (sig > 0) return keep.success(sig);
     if (errno != EAGAIN) return -1;  // EFAULT: the kernel's answer
@@ -144,10 +164,7 @@ int green_sigtimedwait(Hub& hub, const sigset_t* set, siginfo_t* info, const Abs
     g->set_waiting_on("sigwait");
     FdWaitSet::Result r = wait.park(hub, deadline, FdWaitSet::Signals::kAnyHandler, scope, &taken);
     g->set_waiting_on(previous);
-    if (r == FdWaitSet::Result::kSignalTaken) {
-      send_to_this_thread(taken);
-      continue;
-    }
+    if (r == FdWaitSet::Result::kSignalTaken) return keep.success(take_sent_signal(taken, info));
     if (r == FdWaitSet::Result::kSignaled) {
       errno = EINTR;
       return -1;

@@ -82,41 +82,6 @@ static int case_thread_local(void) {
   return expect(seen_tls == 0, "a __thread variable another thread set", "shared per OS thread");
 }
 
-// --- signal masks: per OS thread. -------------------------------------------
-
-static int seen_blocked = -1;
-
-static void* masker(void* arg) {
-  (void)arg;
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
-  set_stage(1);
-  wait_stage(2);
-  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-  return NULL;
-}
-
-static void* mask_reader(void* arg) {
-  (void)arg;
-  wait_stage(1);
-  sigset_t now;
-  pthread_sigmask(SIG_BLOCK, NULL, &now);
-  seen_blocked = sigismember(&now, SIGUSR1);
-  set_stage(2);
-  return NULL;
-}
-
-static int case_signal_mask(void) {
-  pthread_t a, b;
-  pthread_create(&a, NULL, masker, NULL);
-  pthread_create(&b, NULL, mask_reader, NULL);
-  pthread_join(a, NULL);
-  pthread_join(b, NULL);
-  return expect(seen_blocked == 0, "SIGUSR1 blocked by another thread", "shared per OS thread");
-}
-
 // --- sigaltstack: per OS thread; the runtime's on each hub thread. --------
 
 static char alt_memory[1 << 16];
@@ -325,7 +290,6 @@ int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   green = strcmp(argv[2], "green") == 0;
   if (strcmp(argv[1], "thread-local") == 0) return case_thread_local();
-  if (strcmp(argv[1], "signal-mask") == 0) return case_signal_mask();
   if (strcmp(argv[1], "sigaltstack") == 0) return case_sigaltstack();
   if (strcmp(argv[1], "kill-waiting") == 0) return case_kill_waiting();
   if (strcmp(argv[1], "kill-running") == 0) return case_kill_running();

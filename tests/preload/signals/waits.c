@@ -396,11 +396,57 @@ static void* mask_user(void* arg) {
   return NULL;
 }
 
+// Another thread's blocking is not this thread's; a new thread inherits
+// its creator's mask.
+static int stage;
+
+static void* masker(void* arg) {
+  (void)arg;
+  block(SIGUSR1);
+  pthread_mutex_lock(&lock);
+  stage = 1;
+  pthread_cond_broadcast(&changed);
+  while (stage != 2) pthread_cond_wait(&changed, &lock);
+  pthread_mutex_unlock(&lock);
+  return NULL;
+}
+
+static void* inheritor(void* arg) {
+  (void)arg;
+  sigset_t mask;
+  pthread_sigmask(SIG_BLOCK, NULL, &mask);
+  printf("  created with SIGUSR2 blocked by its creator: %s\n", sigismember(&mask, SIGUSR2) ? "yes" : "no");
+  return NULL;
+}
+
 static void thread_masks(void) {
   install(SIGUSR2, 0);
   pthread_t t;
   pthread_create(&t, NULL, mask_user, NULL);
   pthread_join(t, NULL);
+
+  stage = 0;
+  pthread_create(&t, NULL, masker, NULL);
+  pthread_mutex_lock(&lock);
+  while (stage != 1) pthread_cond_wait(&changed, &lock);
+  sigset_t mask;
+  pthread_sigmask(SIG_BLOCK, NULL, &mask);
+  printf("SIGUSR1 blocked by another thread, seen here: %s\n", sigismember(&mask, SIGUSR1) ? "yes" : "no");
+  // Process-directed, while the other thread blocks it: main handles it.
+  handled[SIGUSR1] = 0;
+  install(SIGUSR1, 0);
+  kill(getpid(), SIGUSR1);
+  printf("  kill(getpid()) meanwhile: handler ran %d, on main %s\n", (int)handled[SIGUSR1],
+         pthread_equal(handled_on[SIGUSR1], pthread_self()) ? "yes" : "no");
+  stage = 2;
+  pthread_cond_broadcast(&changed);
+  pthread_mutex_unlock(&lock);
+  pthread_join(t, NULL);
+
+  block(SIGUSR2);
+  pthread_create(&t, NULL, inheritor, NULL);
+  pthread_join(t, NULL);
+  unblock(SIGUSR2);
 }
 
 // --- bad input -------------------------------------------------------------------
