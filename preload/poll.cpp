@@ -243,7 +243,11 @@ int green_select(Hub& hub, int nfds, fd_set* r, fd_set* w, fd_set* x, const AbsD
     timespec t = ns_to_timespec(static_cast<int64_t>(ms) * 1000000);
     return GREENHUB_REAL(pselect)(nfds, r, w, x, ms < 0 ? nullptr : &t, sigmask);
   });
-  return n >= 0 ? keep.success(n) : n;
+  if (n >= 0) return keep.success(n);
+  // A failed select leaves the caller's sets as they were (a program
+  // retrying after EINTR passes them again).
+  sets.restore();
+  return n;
 }
 
 // select's timeval, as glibc reads it: negative parts are EINVAL, the

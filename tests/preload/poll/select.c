@@ -1,9 +1,11 @@
 /* select and pselect: read, write and exception sets, the timeout and the
  * time left written back into it, select with no sets as a sleep, sets
  * beyond FD_SETSIZE, bad input (EBADF, EINVAL, EFAULT), pselect's signal
- * mask (EINTR for a pending signal it unblocks). */
+ * mask (EINTR for a pending signal it unblocks), a handler interrupting
+ * select (EINTR, the caller's sets kept). */
 #include <signal.h>
 #include <sys/select.h>
+#include <sys/time.h>
 
 #include "../sockets/fixture.h"
 
@@ -158,6 +160,19 @@ int main(void) {
   SHOW("pselect unblocking a pending signal", pselect(nfds, &r, NULL, NULL, &ts, &unblocked));
   printf("handler ran: %d\n", (int)usr1);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+  /* A handler interrupts select: EINTR, and the sets are the caller's
+   * still (a program retrying after EINTR passes them again). */
+  usr1 = 0;
+  sigaction(SIGALRM, &sa, NULL);
+  struct itimerval in50ms = {{0, 0}, {0, 50000}};
+  setitimer(ITIMER_REAL, &in50ms, NULL);
+  FD_ZERO(&r);
+  FD_SET(sp[0], &r);
+  FD_ZERO(&w);
+  tv = (struct timeval){2, 0};
+  SHOW("select interrupted by a handler", select(nfds, &r, &w, NULL, &tv));
+  printf("handler ran: %d, read set kept: %d\n", (int)usr1, FD_ISSET(sp[0], &r) != 0);
   close(sp[0]);
   close(sp[1]);
   return 0;
