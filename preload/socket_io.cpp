@@ -415,13 +415,25 @@ ssize_t green_sendfile(Sendfile real, int out_fd, int in_fd, Offset* offset, siz
                           [&](int f) { return real(f, in_fd, offset, count); });
   }
   if (!FdTable::alter(out_fd, *e, true)) return real(out_fd, in_fd, offset, count);
+  // Into a socket the kernel moves the whole count, or up to the end of
+  // the input; into a pipe, what fits once there is room.
+  size_t limit = count;
   ssize_t r = wait_transfer(
       *hub, out_fd, *e, kind == FdKind::kSocket ? SockTimeout::kSend : SockTimeout::kNone,
-      "sendfile", EPOLLOUT, [count] { return count; },
-      // Into a socket the kernel moves the whole count; into a pipe, what
-      // fits once there is room.
-      kind == FdKind::kSocket,
-      [&](int f, size_t done) { return real(f, in_fd, offset, count - done); },
+      "sendfile", EPOLLOUT, [&limit] { return limit; }, kind == FdKind::kSocket,
+      [&](int f, size_t done) {
+        ssize_t moved = real(f, in_fd, offset, count - done);
+        // Short: the socket is full, or the input ended. Asked again until
+        // it answers EAGAIN (full: wait for room) or 0 (the input's end).
+        while (moved > 0 && kind == FdKind::kSocket && done + static_cast<size_t>(moved) < count) {
+          const size_t so_far = done + static_cast<size_t>(moved);
+          ssize_t more = real(f, in_fd, offset, count - so_far);
+          if (more == 0) limit = so_far;
+          if (more <= 0) break;
+          moved += more;
+        }
+        return moved;
+      },
       [&](int f, size_t done) { return real(f, in_fd, offset, count - done); });
   FdTable::restore(out_fd, *e);
   return r;

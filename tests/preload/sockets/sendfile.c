@@ -1,6 +1,7 @@
 /* sendfile (sendfile64 with _FILE_OFFSET_BITS=64, as Python calls it) from
  * a file into a socket whose reader is slow: the whole count arrives
- * (checksummed), with and without an offset pointer. Into a pipe, the
+ * (checksummed), with and without an offset pointer, or up to the end of
+ * the file when the count goes past it. Into a pipe, the
  * kernel's blocking sendfile waits for room and moves what fits. Bad
  * input: EBADF, EINVAL, ESPIPE. */
 #include <sys/sendfile.h>
@@ -83,6 +84,12 @@ int main(void) {
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
   off = SIZE - 100;
   run("socket, count past EOF", sp[0], sp[1], f, &off, 1000, SIZE - 100);
+  /* Past EOF after waiting for room: the call ends at the end of the file
+   * (no further edge of room comes when the last piece fits). */
+  c = tcp_connect(port);
+  a = accept(l, NULL, NULL);
+  off = 5000;
+  run("tcp, count past EOF, the reader slow", c, a, f, &off, SIZE, 5000);
   close(l);
 
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
