@@ -28,6 +28,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "busy_poll.hpp"
 #include "greenhub/call_counters.hpp"
 #include "deadline.hpp"
 #include "fd_table.hpp"
@@ -76,7 +77,10 @@ int green_epoll_wait(Hub& hub, int epfd, epoll_event* events, int max, const Abs
     return n;
   };
   int n = probe(epfd);
-  if (n != 0) return n;  // events, or the kernel's error (EBADF, EINVAL, EFAULT, EINTR)
+  if (n != 0) {
+    note_returned_without_waiting(hub);
+    return n;
+  }  // events, or the kernel's error (EBADF, EINVAL, EFAULT, EINTR)
   ErrnoKeeper keep;
   PendingSignalWatch signals(signals_unblocked_by(sigmask));
   FdWaitSet set(2);
@@ -162,7 +166,12 @@ int eventfd(unsigned int count, int flags) noexcept {
 int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
   Hub* hub = green_hub();
   if (trace::counting()) trace::detail::count_slow("epoll_wait", hub == nullptr ? trace::Route::kNotGreenThread : timeout == 0 ? trace::Route::kCallerNonblock : trace::Route::kGreen);
-  if (hub == nullptr || timeout == 0) return GREENHUB_REAL(epoll_wait)(epfd, events, max, timeout);
+  if (hub == nullptr) return GREENHUB_REAL(epoll_wait)(epfd, events, max, timeout);
+  if (timeout == 0) {
+    const int n = GREENHUB_REAL(epoll_wait)(epfd, events, max, timeout);
+    note_returned_without_waiting(*hub);
+    return n;
+  }
   cancellation_point();
   return green_epoll_wait(*hub, epfd, events, max, deadline_from_ms(timeout), nullptr);
 }
@@ -170,7 +179,12 @@ int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
 int epoll_pwait(int epfd, struct epoll_event* events, int max, int timeout, const sigset_t* sigmask) {
   Hub* hub = green_hub();
   if (trace::counting()) trace::detail::count_slow("epoll_pwait", hub == nullptr ? trace::Route::kNotGreenThread : timeout == 0 ? trace::Route::kCallerNonblock : trace::Route::kGreen);
-  if (hub == nullptr || timeout == 0) return GREENHUB_REAL(epoll_pwait)(epfd, events, max, timeout, sigmask);
+  if (hub == nullptr) return GREENHUB_REAL(epoll_pwait)(epfd, events, max, timeout, sigmask);
+  if (timeout == 0) {
+    const int n = GREENHUB_REAL(epoll_pwait)(epfd, events, max, timeout, sigmask);
+    note_returned_without_waiting(*hub);
+    return n;
+  }
   cancellation_point();
   return green_epoll_wait(*hub, epfd, events, max, deadline_from_ms(timeout), sigmask);
 }

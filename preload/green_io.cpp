@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "busy_poll.hpp"
 #include "green_thread.hpp"
 
 namespace greenhub::preload {
@@ -31,6 +32,7 @@ GreenIo::Verdict GreenIo::wait(uint32_t events) {
     started_ = true;
     if (!assume_blocking_ && FdTable::program_nonblock(fd_, *entry_)) {
       route_ = trace::Route::kProgramNonblock;
+      note_returned_without_waiting(hub_);
       errno = EAGAIN;
       return Verdict::kFail;
     }

@@ -32,6 +32,7 @@
 #include <cstring>
 #include <vector>
 
+#include "busy_poll.hpp"
 #include "greenhub/call_counters.hpp"
 #include "deadline.hpp"
 #include "fd_table.hpp"
@@ -115,7 +116,10 @@ int green_poll(Hub& hub, pollfd* fds, nfds_t n, const AbsDeadline& deadline, con
     return GREENHUB_REAL(ppoll)(fds, n, &zero, sigmask);
   };
   int r = probe();
-  if (r != 0) return r;  // ready, or the kernel's error (EFAULT, EINVAL, EINTR)
+  if (r != 0) {  // ready, or the kernel's error (EFAULT, EINVAL, EINTR)
+    note_returned_without_waiting(hub);
+    return r;
+  }
   size_t watched = 0;
   for (nfds_t i = 0; i < n; ++i) watched += fds[i].fd >= 0 ? 1 : 0;
   PendingSignalWatch signals(signals_unblocked_by(sigmask));
@@ -145,7 +149,11 @@ int green_ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* 
       errno = EINVAL;
       return -1;
     }
-    if (t.tv_sec == 0 && t.tv_nsec == 0) return GREENHUB_REAL(ppoll)(fds, n, timeout, sigmask);
+    if (t.tv_sec == 0 && t.tv_nsec == 0) {
+      const int r = GREENHUB_REAL(ppoll)(fds, n, timeout, sigmask);
+      note_returned_without_waiting(*hub);
+      return r;
+    }
     deadline = AbsDeadline::after_ns(timespec_to_ns(t));
   }
   cancellation_point();
@@ -227,7 +235,10 @@ int green_select(Hub& hub, int nfds, fd_set* r, fd_set* w, fd_set* x, const AbsD
   SelectSets sets(clamped, r, w, x);
   if (!sets.load()) return probe_now();  // the kernel's EFAULT
   int n = probe_now();
-  if (n != 0) return n;
+  if (n != 0) {
+    note_returned_without_waiting(hub);
+    return n;
+  }
   PendingSignalWatch signals(signals_unblocked_by(sigmask));
   FdWaitSet set(sets.count() + 1);
   set.skip_unpollable();
@@ -275,7 +286,12 @@ extern "C" {
 int poll(struct pollfd* fds, nfds_t n, int timeout) {
   Hub* hub = green_hub();
   if (trace::counting()) trace::detail::count_slow("poll", hub == nullptr ? trace::Route::kNotGreenThread : timeout == 0 ? trace::Route::kCallerNonblock : trace::Route::kGreen);
-  if (hub == nullptr || timeout == 0) return GREENHUB_REAL(poll)(fds, n, timeout);
+  if (hub == nullptr) return GREENHUB_REAL(poll)(fds, n, timeout);
+  if (timeout == 0) {
+    const int r = GREENHUB_REAL(poll)(fds, n, timeout);
+    note_returned_without_waiting(*hub);
+    return r;
+  }
   cancellation_point();
   AbsDeadline deadline = timeout < 0 ? AbsDeadline::never()
                                      : AbsDeadline::after_ns(static_cast<int64_t>(timeout) * 1000000);
@@ -309,7 +325,11 @@ int select(int nfds, fd_set* r, fd_set* w, fd_set* x, struct timeval* tv) {
     errno = EINVAL;
     return -1;
   }
-  if (zero) return GREENHUB_REAL(select)(nfds, r, w, x, tv);
+  if (zero) {
+    const int n = GREENHUB_REAL(select)(nfds, r, w, x, tv);
+    note_returned_without_waiting(*hub);
+    return n;
+  }
   cancellation_point();
   int n = green_select(*hub, nfds, r, w, x, deadline, nullptr);
   if (tv != nullptr) {
@@ -339,7 +359,11 @@ int pselect(int nfds, fd_set* r, fd_set* w, fd_set* x, const struct timespec* ti
       errno = EINVAL;
       return -1;
     }
-    if (t.tv_sec == 0 && t.tv_nsec == 0) return GREENHUB_REAL(pselect)(nfds, r, w, x, timeout, sigmask);
+    if (t.tv_sec == 0 && t.tv_nsec == 0) {
+      const int n = GREENHUB_REAL(pselect)(nfds, r, w, x, timeout, sigmask);
+      note_returned_without_waiting(*hub);
+      return n;
+    }
     deadline = AbsDeadline::after_ns(timespec_to_ns(t));
   }
   cancellation_point();

@@ -43,6 +43,7 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "busy_poll.hpp"
 #include "parking_lot.hpp"
 #include "pthread_mutex.hpp"
 #include "sync_wait.hpp"
@@ -150,12 +151,14 @@ int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t cloc
 int pthread_cond_signal(pthread_cond_t* c) {
   if (is_shared(c)) return GREENHUB_REAL(pthread_cond_signal)(c);
   wake(c, 1);
+  note_running();
   return 0;
 }
 
 int pthread_cond_broadcast(pthread_cond_t* c) {
   if (is_shared(c)) return GREENHUB_REAL(pthread_cond_broadcast)(c);
   wake(c, SIZE_MAX);
+  note_running();
   return 0;
 }
 

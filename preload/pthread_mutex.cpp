@@ -40,6 +40,7 @@
 
 #include <cerrno>
 
+#include "busy_poll.hpp"
 #include "parking_lot.hpp"
 #include "sync_wait.hpp"
 
@@ -169,12 +170,14 @@ int pthread_mutex_destroy(pthread_mutex_t* m) {
 int pthread_mutex_lock(pthread_mutex_t* m) {
   const int kind = kind_of(m);
   if (!is_green_kind(kind)) return GREENHUB_REAL(pthread_mutex_lock)(m);
+  note_running();
   return lock_green(m, kind & kTypeMask, How::kBlock, nullptr, CLOCK_REALTIME, true);
 }
 
 int pthread_mutex_trylock(pthread_mutex_t* m) {
   const int kind = kind_of(m);
   if (!is_green_kind(kind)) return GREENHUB_REAL(pthread_mutex_trylock)(m);
+  note_running();
   return lock_green(m, kind & kTypeMask, How::kTry, nullptr, CLOCK_REALTIME, true);
 }
 

@@ -31,6 +31,7 @@
 #include <climits>
 #include <cstdint>
 
+#include "busy_poll.hpp"
 #include "parking_lot.hpp"
 #include "sync_wait.hpp"
 
@@ -121,12 +122,14 @@ int sem_destroy(sem_t* sem) { return GREENHUB_REAL(sem_destroy)(sem); }
 int sem_wait(sem_t* sem) {
   if (is_shared(sem)) return GREENHUB_REAL(sem_wait)(sem);
   cancellation_point();
+  note_running();
   if (try_take(&layout(sem)->data)) return 0;
   return wait_slow(sem, nullptr, CLOCK_REALTIME);
 }
 
 int sem_trywait(sem_t* sem) {
   if (is_shared(sem)) return GREENHUB_REAL(sem_trywait)(sem);
+  note_running();
   if (try_take(&layout(sem)->data)) return 0;
   return fail(EAGAIN);
 }

@@ -47,6 +47,7 @@
 #include <cstring>
 #include <memory>
 
+#include "busy_poll.hpp"
 #include "drained_input.hpp"
 #include "fd_table.hpp"
 #include "green_io.hpp"
@@ -499,7 +500,9 @@ ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* addr, 
   Hub* hub;
   FdState* e;
   if (!green_entry(fd, &hub, &e) || (flags & (MSG_DONTWAIT | MSG_ERRQUEUE))) {
-    return GREENHUB_REAL(recvfrom)(fd, buf, n, flags, addr, addrlen);
+    const ssize_t r = GREENHUB_REAL(recvfrom)(fd, buf, n, flags, addr, addrlen);
+    if (r < 0 && errno == EAGAIN && (hub = green_hub()) != nullptr) note_returned_without_waiting(*hub);
+    return r;
   }
   cancellation_point();
   const FdKind kind = FdTable::kind(fd, *e);

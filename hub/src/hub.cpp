@@ -513,6 +513,13 @@ void Hub::yield() {
   switch_away();
 }
 
+void Hub::yield_to_loop() {
+  GreenletBase* g = current_;
+  if (g == hub_greenlet_.get()) return;
+  schedule_local(g);
+  switch_to(hub_greenlet_.get());
+}
+
 // ---------------------------------------------------------------------------
 // The loop
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cfenv>
 #include <stdexcept>
 #include <string>
@@ -282,4 +283,25 @@ TEST(GreenletDeathTest, StackOverflowIsReportedByName) {
         g.join();
       },
       "stack overflow in greenlet #[0-9]+ \"deep\" \\(stack size 64 KiB\\)");
+}
+
+// A greenlet that never waits but calls yield_to_loop() lets the loop fire
+// a due timer: after one yield_to_loop() the timer's greenlet is runnable,
+// and the next yield runs it. (yield() alone switches straight back to the
+// caller while a poll is not due, up to 1,024 times.)
+TEST(Greenlet, YieldToLoopRunsDueTimers) {
+  bool woke = false;
+  auto sleeper = gh::spawn([&] {
+    gh::sleep(1ms);
+    woke = true;
+  });
+  gh::sleep(0ms);  // let it start and park on its timer
+  const auto due = std::chrono::steady_clock::now() + 3ms;
+  while (std::chrono::steady_clock::now() < due) {
+  }
+  gh::Hub& hub = gh::Hub::current();
+  hub.yield_to_loop();
+  hub.yield();
+  EXPECT_TRUE(woke);
+  sleeper.join();
 }

@@ -271,6 +271,10 @@ class Hub {
   static bool interrupt(GreenletBase* g);
   // Lets every other runnable greenlet run, then continues (sleep(0)).
   void yield();
+  // Like yield(), but the loop polls first (without blocking), so that due
+  // timers and ready descriptors wake their greenlets even when a poll is
+  // not due yet: for a greenlet that runs long without waiting.
+  void yield_to_loop();
 
   // --- running ---------------------------------------------------------
   // Runs the hub from the main greenlet until stop_forever_loop() is called
