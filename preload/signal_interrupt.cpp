@@ -148,6 +148,7 @@ bool HubInterrupts::interrupt_for_signal(InterruptibleWait* wait, int sig, const
 
 void note_handler_run(int, const siginfo_t* info, bool restart) {
   thread_runs.all_runs.fetch_add(1, std::memory_order_relaxed);
+  forget_os_signal_mask();
   if (thread_runs.delivering_for_green.load(std::memory_order_relaxed) > 0 && info != nullptr &&
       (info->si_code == SI_TKILL || info->si_code == SI_QUEUE)) {
     return;  // a green thread's own signal: it concerns no waiting thread

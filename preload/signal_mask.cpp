@@ -31,10 +31,47 @@ int (*sigmask_function())(int, const sigset_t*, sigset_t*) {
 // The kernel's part of a signal set (its first 64 bits).
 constexpr size_t kKernelSetBytes = sizeof(unsigned long);
 
+// The OS thread's mask as its owner (main(), a real thread) last set it
+// through pthread_sigmask/sigprocmask, so that pthread_create can hand it
+// to a new green thread without a system call. Changes the preload makes
+// itself either undo themselves before they return or invalidate it.
+struct OsMaskCache {
+  bool valid;
+  sigset_t mask;
+};
+constinit thread_local OsMaskCache os_mask_cache{};
+
+void read_os_mask(sigset_t* mask) {
+  if (!os_mask_cache.valid) {
+    sigmask_function()(SIG_BLOCK, nullptr, &os_mask_cache.mask);
+    os_mask_cache.valid = true;
+  }
+  *mask = os_mask_cache.mask;
+}
+
+// The mask `how` and `set` make of `before` (what the kernel computes).
+bool apply_change(int how, const sigset_t& before, const sigset_t& change, sigset_t* next);
+
 // glibc never lets a program block its internal signals (SIGCANCEL,
 // SIGSETXID), nor can anyone block SIGKILL and SIGSTOP.
 void drop_unblockable(sigset_t* set) {
   for (int sig : {SIGKILL, SIGSTOP, SIGRTMIN - 2, SIGRTMIN - 1}) sigdelset(set, sig);
+}
+
+bool apply_change(int how, const sigset_t& before, const sigset_t& change, sigset_t* next) {
+  *next = before;
+  switch (how) {
+    case SIG_BLOCK: sigorset(next, &before, &change); break;
+    case SIG_UNBLOCK:
+      for (int sig = 1; sig < NSIG; ++sig) {
+        if (sigismember(&change, sig) == 1) sigdelset(next, sig);
+      }
+      break;
+    case SIG_SETMASK: *next = change; break;
+    default: return false;
+  }
+  drop_unblockable(next);
+  return true;
 }
 
 // pthread_sigmask for a green thread with its own mask; 0 or an error
@@ -46,17 +83,7 @@ int change_own_mask(GreenThread& t, int how, const sigset_t* set, sigset_t* old)
     sigset_t change;
     sigemptyset(&change);
     if (!copy_from_program(&change, set, kKernelSetBytes)) return EFAULT;
-    switch (how) {
-      case SIG_BLOCK: sigorset(&next, &before, &change); break;
-      case SIG_UNBLOCK:
-        for (int sig = 1; sig < NSIG; ++sig) {
-          if (sigismember(&change, sig) == 1) sigdelset(&next, sig);
-        }
-        break;
-      case SIG_SETMASK: next = change; break;
-      default: return EINVAL;
-    }
-    drop_unblockable(&next);
+    if (!apply_change(how, before, change, &next)) return EINVAL;
   }
   if (old != nullptr && !copy_to_program(old, &before, kKernelSetBytes)) return EFAULT;
   if (set != nullptr) {
@@ -88,8 +115,11 @@ void program_signal_mask(sigset_t* mask) {
     *mask = t->signal_mask;
     return;
   }
+  if (!on_runtime_hub_thread()) {
+    read_os_mask(mask);
+    return;
+  }
   sigmask_function()(SIG_BLOCK, nullptr, mask);
-  if (!on_runtime_hub_thread()) return;
   sigset_t runtime;
   hub_thread_blocked_signals(&runtime);
   for (int sig = 1; sig < NSIG; ++sig) {
@@ -110,10 +140,40 @@ bool enter_program_signal_mask(sigset_t* previous) {
   sigset_t program;
   program_signal_mask(&program);
   sigmask_function()(SIG_SETMASK, &program, previous);
+  os_mask_cache.valid = false;
   return true;
 }
 
-void set_signal_mask(const sigset_t* mask) { sigmask_function()(SIG_SETMASK, mask, nullptr); }
+void set_signal_mask(const sigset_t* mask) {
+  sigmask_function()(SIG_SETMASK, mask, nullptr);
+  os_mask_cache.valid = false;
+}
+
+void forget_os_signal_mask() { os_mask_cache.valid = false; }
+
+// pthread_sigmask for the owner of the OS thread's mask: libc's, and the
+// cache follows.
+int change_os_mask(int how, const sigset_t* set, sigset_t* old) {
+  sigset_t before;
+  sigemptyset(&before);
+  const int rc = sigmask_function()(how, set, &before);
+  if (rc != 0) {
+    os_mask_cache.valid = false;
+    return rc;
+  }
+  if (old != nullptr && !copy_to_program(old, &before, kKernelSetBytes)) return EFAULT;
+  sigset_t change, next;
+  sigemptyset(&change);
+  if (set != nullptr && copy_from_program(&change, set, kKernelSetBytes) &&
+      apply_change(how, before, change, &next)) {
+    os_mask_cache.mask = next;
+    os_mask_cache.valid = true;
+  } else {
+    os_mask_cache.mask = before;
+    os_mask_cache.valid = set == nullptr;
+  }
+  return 0;
+}
 
 void start_hub_thread_signal_mask() {
   sigset_t runtime;
@@ -169,17 +229,13 @@ extern "C" {
 int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
   using namespace greenhub::preload;
   if (GreenThread* t = thread_with_own_mask()) return change_own_mask(*t, how, set, old);
-  return sigmask_function()(how, set, old);
+  return change_os_mask(how, set, old);
 }
 
 int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
   using namespace greenhub::preload;
   GreenThread* t = thread_with_own_mask();
-  if (t == nullptr) {
-    static auto real = resolve_real<int(int, const sigset_t*, sigset_t*)>("sigprocmask");
-    return real(how, set, old);
-  }
-  const int rc = change_own_mask(*t, how, set, old);
+  const int rc = t != nullptr ? change_own_mask(*t, how, set, old) : change_os_mask(how, set, old);
   if (rc == 0) return 0;
   errno = rc;
   return -1;

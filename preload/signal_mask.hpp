@@ -52,6 +52,10 @@ bool enter_program_signal_mask(sigset_t* previous);
 // main() (usable in vfork and _Fork children).
 void set_signal_mask(const sigset_t* mask);
 
+// A handler runs on the calling OS thread: it may leave with longjmp and the
+// kernel's mask of the handler (async-signal-safe).
+void forget_os_signal_mask();
+
 // On a new runtime hub thread, before it runs anything.
 void start_hub_thread_signal_mask();
 // pthread_create: the new green thread starts with its creator's mask.
