@@ -13,7 +13,13 @@
 //   layout and checks the value.
 //   Process-shared semaphores (sem_init with pshared, and sem_open's named
 //   ones, which live in shared memory) are libc's: another process may wait
-//   on them with a futex.
+//   on them with a futex, and post them with a futex wake that no green
+//   waiter hears. A green thread that must wait for one polls it: libc's
+//   sem_trywait between green sleeps of 50 us doubling to 5 ms, until it
+//   takes it or its deadline passes (the other green threads of its hub
+//   run meanwhile; blocking in libc would stop them, and with them the
+//   thread that would post: multiprocessing's Pool.terminate() waits so
+//   for a lock its own task-handler thread frees).
 //
 // Cancellation (as glibc 2.36)
 //   sem_wait and sem_timedwait act on a pending cancellation on entry;
@@ -27,6 +33,7 @@
 //     no longer take to the next parked thread).
 #include <semaphore.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
@@ -109,6 +116,32 @@ int wait_slow(sem_t* sem, const timespec* abstime, clockid_t clock) {
   }
 }
 
+constexpr int64_t kFirstSharedPollNs = 50'000;
+constexpr int64_t kLastSharedPollNs = 5'000'000;
+
+// A green wait on a process-shared semaphore (see above): 0, or -1 with
+// ETIMEDOUT (or libc's error).
+int wait_shared(Hub& hub, sem_t* sem, const timespec* abstime, clockid_t clock) {
+  AbsDeadline deadline;
+  if (abstime != nullptr) deadline = AbsDeadline::at(clock, *abstime);
+  WaitingOn label("sem_wait");
+  const int saved_errno = errno;
+  int64_t pause_ns = kFirstSharedPollNs;
+  for (;;) {
+    if (GREENHUB_REAL(sem_trywait)(sem) == 0) {
+      errno = saved_errno;
+      return 0;
+    }
+    if (errno != EAGAIN) return -1;
+    if (green_cancel_requested()) cancellation_point();  // does not return
+    if (deadline.expired()) return fail(ETIMEDOUT);
+    int64_t ns = pause_ns;
+    if (!deadline.infinite) ns = std::min(ns, std::max<int64_t>(deadline.remaining_ns(), 0));
+    hub.park(hub.prepare_park(), Deadline::after_seconds(static_cast<double>(ns) / 1e9));
+    pause_ns = std::min(pause_ns * 2, kLastSharedPollNs);
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -120,7 +153,12 @@ int sem_init(sem_t* sem, int pshared, unsigned int value) {
 int sem_destroy(sem_t* sem) { return GREENHUB_REAL(sem_destroy)(sem); }
 
 int sem_wait(sem_t* sem) {
-  if (is_shared(sem)) return GREENHUB_REAL(sem_wait)(sem);
+  if (is_shared(sem)) {
+    Hub* hub = green_hub();
+    if (hub == nullptr) return GREENHUB_REAL(sem_wait)(sem);
+    cancellation_point();
+    return wait_shared(*hub, sem, nullptr, CLOCK_REALTIME);
+  }
   cancellation_point();
   note_running();
   if (try_take(&layout(sem)->data)) return 0;
@@ -135,7 +173,13 @@ int sem_trywait(sem_t* sem) {
 }
 
 int sem_timedwait(sem_t* sem, const struct timespec* abstime) {
-  if (is_shared(sem)) return GREENHUB_REAL(sem_timedwait)(sem, abstime);
+  if (is_shared(sem)) {
+    Hub* hub = green_hub();
+    if (hub == nullptr) return GREENHUB_REAL(sem_timedwait)(sem, abstime);
+    if (!valid_timespec(*abstime)) return fail(EINVAL);
+    cancellation_point();
+    return wait_shared(*hub, sem, abstime, CLOCK_REALTIME);
+  }
   if (!valid_timespec(*abstime)) return fail(EINVAL);
   cancellation_point();
   if (try_take(&layout(sem)->data)) return 0;
@@ -143,7 +187,15 @@ int sem_timedwait(sem_t* sem, const struct timespec* abstime) {
 }
 
 int sem_clockwait(sem_t* sem, clockid_t clock, const struct timespec* abstime) {
-  if (is_shared(sem)) return GREENHUB_REAL(sem_clockwait)(sem, clock, abstime);
+  if (is_shared(sem)) {
+    Hub* hub = green_hub();
+    if (hub == nullptr || !futex_clock_supported(clock) || !valid_timespec(*abstime)) {
+      return GREENHUB_REAL(sem_clockwait)(sem, clock, abstime);
+    }
+    if (GREENHUB_REAL(sem_trywait)(sem) == 0) return 0;  // blocks only when it must, as glibc
+    cancellation_point();
+    return wait_shared(*hub, sem, abstime, clock);
+  }
   if (!futex_clock_supported(clock)) return fail(EINVAL);
   if (!valid_timespec(*abstime)) return fail(EINVAL);
   if (try_take(&layout(sem)->data)) return 0;

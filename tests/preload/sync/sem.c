@@ -2,11 +2,14 @@
 // trywait (EAGAIN), timedwait/clockwait deadlines and bad input, blocking
 // waits woken by posts from other threads, many producers and consumers,
 // cancellation in sem_wait (on entry and while blocked), and semaphores
-// libc keeps (process-shared, named).
+// libc keeps (process-shared, named), waited for while another thread or
+// process posts them.
 #include <fcntl.h>
 #include <limits.h>
 #include <semaphore.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sync_fixture.h"
@@ -237,11 +240,53 @@ static void libc_semaphores(void) {
   SHOW_ERRNO(sem_close(named));
 }
 
+// Waits on process-shared semaphores, posted by another thread (under the
+// preload, of the same hub: a wait that blocked the OS thread would never
+// see the post) and by another process.
+static sem_t* shared_sem;
+static void* post_shared_after_30ms(void* arg) {
+  (void)arg;
+  struct timespec pause = {0, 30 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  sem_post(shared_sem);
+  return NULL;
+}
+
+static void shared_waits(void) {
+  printf("== waiting on process-shared semaphores\n");
+  shared_sem = mmap(NULL, sizeof(sem_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  SHOW_ERRNO(sem_init(shared_sem, 1, 0));
+  pthread_t t;
+  pthread_create(&t, NULL, post_shared_after_30ms, NULL);
+  SHOW_ERRNO(sem_wait(shared_sem));
+  pthread_join(t, NULL);
+  pthread_create(&t, NULL, post_shared_after_30ms, NULL);
+  struct timespec in_5s = ts_after_ms(CLOCK_REALTIME, 5000);
+  SHOW_ERRNO(sem_timedwait(shared_sem, &in_5s));
+  pthread_join(t, NULL);
+  struct timespec in_50ms = ts_after_ms(CLOCK_MONOTONIC, 50);
+  SHOW_ERRNO(sem_clockwait(shared_sem, CLOCK_MONOTONIC, &in_50ms));
+  pid_t child = fork();
+  if (child == 0) {
+    struct timespec pause = {0, 30 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    sem_post(shared_sem);
+    _exit(0);
+  }
+  SHOW_ERRNO(sem_wait(shared_sem));
+  int status = 0;
+  waitpid(child, &status, 0);
+  printf("posted by another process, child exit %d\n", WEXITSTATUS(status));
+  SHOW_ERRNO(sem_destroy(shared_sem));
+  munmap(shared_sem, sizeof(sem_t));
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   limits_and_errors();
   producers_consumers();
   cancellation();
   libc_semaphores();
+  shared_waits();
   return 0;
 }
