@@ -76,6 +76,13 @@ inline void note_returned_without_waiting(Hub& hub) {
   busy_poll_detail::yield_to_loop(hub);
 }
 
+// note_returned_without_waiting(), passing the call's result through.
+template <class R>
+R returned_without_waiting(Hub& hub, R result) {
+  note_returned_without_waiting(hub);
+  return result;
+}
+
 inline void note_running() {
   auto& r = busy_poll_detail::run;
   if (++r.calls % busy_poll_detail::kCallsPerClockCheck != 0) return;

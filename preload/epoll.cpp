@@ -38,7 +38,6 @@
 #include "real.hpp"
 #include "runtime.hpp"
 #include "signal_interrupt.hpp"
-#include "signal_mask.hpp"
 #include "signal_watch.hpp"
 
 using namespace greenhub;
@@ -51,11 +50,7 @@ namespace {
 // unblocks is delivered here, as the kernel's wait would deliver it, and
 // the call fails with EINTR. The handler runs with `mask` installed.
 bool deliver_pending_unblocked(const sigset_t* mask) {
-  if (holds_signal_unblocked_by(*mask)) {
-    deliver_pending_with_mask(mask);
-    errno = EINTR;
-    return true;
-  }
+  if (end_call_for_held_signal(mask)) return true;
   sigset_t pending;
   if (sigpending(&pending) != 0) return false;
   bool any = false;
@@ -168,9 +163,7 @@ int epoll_wait(int epfd, struct epoll_event* events, int max, int timeout) {
   if (trace::counting()) trace::detail::count_slow("epoll_wait", hub == nullptr ? trace::Route::kNotGreenThread : timeout == 0 ? trace::Route::kCallerNonblock : trace::Route::kGreen);
   if (hub == nullptr) return GREENHUB_REAL(epoll_wait)(epfd, events, max, timeout);
   if (timeout == 0) {
-    const int n = GREENHUB_REAL(epoll_wait)(epfd, events, max, timeout);
-    note_returned_without_waiting(*hub);
-    return n;
+    return returned_without_waiting(*hub, GREENHUB_REAL(epoll_wait)(epfd, events, max, timeout));
   }
   cancellation_point();
   return green_epoll_wait(*hub, epfd, events, max, deadline_from_ms(timeout), nullptr);
@@ -181,9 +174,7 @@ int epoll_pwait(int epfd, struct epoll_event* events, int max, int timeout, cons
   if (trace::counting()) trace::detail::count_slow("epoll_pwait", hub == nullptr ? trace::Route::kNotGreenThread : timeout == 0 ? trace::Route::kCallerNonblock : trace::Route::kGreen);
   if (hub == nullptr) return GREENHUB_REAL(epoll_pwait)(epfd, events, max, timeout, sigmask);
   if (timeout == 0) {
-    const int n = GREENHUB_REAL(epoll_pwait)(epfd, events, max, timeout, sigmask);
-    note_returned_without_waiting(*hub);
-    return n;
+    return returned_without_waiting(*hub, GREENHUB_REAL(epoll_pwait)(epfd, events, max, timeout, sigmask));
   }
   cancellation_point();
   return green_epoll_wait(*hub, epfd, events, max, deadline_from_ms(timeout), sigmask);

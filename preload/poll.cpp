@@ -42,7 +42,6 @@
 #include "real.hpp"
 #include "runtime.hpp"
 #include "signal_interrupt.hpp"
-#include "signal_mask.hpp"
 #include "signal_watch.hpp"
 
 extern "C" [[noreturn]] void __chk_fail(void);
@@ -51,16 +50,6 @@ using namespace greenhub;
 using namespace greenhub::preload;
 
 namespace {
-
-// A signal held for the calling green thread that the call's mask lets
-// through ends the call with EINTR, its handler run with that mask
-// installed (signal_mask.hpp).
-bool signal_held_for_call(const sigset_t* sigmask) {
-  if (!holds_signal_unblocked_by(*sigmask)) return false;
-  deliver_pending_with_mask(sigmask);
-  errno = EINTR;
-  return true;
-}
 
 uint32_t epoll_interest(short events) {
   uint32_t interest = 0;
@@ -109,7 +98,7 @@ int wait_and_probe(Hub& hub, FdWaitSet& set, const AbsDeadline& deadline, const 
 }
 
 int green_poll(Hub& hub, pollfd* fds, nfds_t n, const AbsDeadline& deadline, const sigset_t* sigmask) {
-  if (sigmask != nullptr && signal_held_for_call(sigmask)) return -1;
+  if (sigmask != nullptr && end_call_for_held_signal(sigmask)) return -1;
   auto probe = [&]() {
     if (sigmask == nullptr) return GREENHUB_REAL(poll)(fds, n, 0);
     timespec zero{0, 0};
@@ -150,9 +139,7 @@ int green_ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* 
       return -1;
     }
     if (t.tv_sec == 0 && t.tv_nsec == 0) {
-      const int r = GREENHUB_REAL(ppoll)(fds, n, timeout, sigmask);
-      note_returned_without_waiting(*hub);
-      return r;
+      return returned_without_waiting(*hub, GREENHUB_REAL(ppoll)(fds, n, timeout, sigmask));
     }
     deadline = AbsDeadline::after_ns(timespec_to_ns(t));
   }
@@ -223,7 +210,7 @@ int green_select(Hub& hub, int nfds, fd_set* r, fd_set* w, fd_set* x, const AbsD
     return GREENHUB_REAL(pselect)(nfds, r, w, x, &zero, sigmask);
   };
   if (nfds < 0) return probe_now();  // EINVAL
-  if (sigmask != nullptr && signal_held_for_call(sigmask)) return -1;
+  if (sigmask != nullptr && end_call_for_held_signal(sigmask)) return -1;
   // The kernel looks at no more descriptors than the process may have.
   int clamped = nfds;
   if (clamped > FD_SETSIZE) {
@@ -288,9 +275,7 @@ int poll(struct pollfd* fds, nfds_t n, int timeout) {
   if (trace::counting()) trace::detail::count_slow("poll", hub == nullptr ? trace::Route::kNotGreenThread : timeout == 0 ? trace::Route::kCallerNonblock : trace::Route::kGreen);
   if (hub == nullptr) return GREENHUB_REAL(poll)(fds, n, timeout);
   if (timeout == 0) {
-    const int r = GREENHUB_REAL(poll)(fds, n, timeout);
-    note_returned_without_waiting(*hub);
-    return r;
+    return returned_without_waiting(*hub, GREENHUB_REAL(poll)(fds, n, timeout));
   }
   cancellation_point();
   AbsDeadline deadline = timeout < 0 ? AbsDeadline::never()
@@ -326,9 +311,7 @@ int select(int nfds, fd_set* r, fd_set* w, fd_set* x, struct timeval* tv) {
     return -1;
   }
   if (zero) {
-    const int n = GREENHUB_REAL(select)(nfds, r, w, x, tv);
-    note_returned_without_waiting(*hub);
-    return n;
+    return returned_without_waiting(*hub, GREENHUB_REAL(select)(nfds, r, w, x, tv));
   }
   cancellation_point();
   int n = green_select(*hub, nfds, r, w, x, deadline, nullptr);
@@ -360,9 +343,7 @@ int pselect(int nfds, fd_set* r, fd_set* w, fd_set* x, const struct timespec* ti
       return -1;
     }
     if (t.tv_sec == 0 && t.tv_nsec == 0) {
-      const int n = GREENHUB_REAL(pselect)(nfds, r, w, x, timeout, sigmask);
-      note_returned_without_waiting(*hub);
-      return n;
+      return returned_without_waiting(*hub, GREENHUB_REAL(pselect)(nfds, r, w, x, timeout, sigmask));
     }
     deadline = AbsDeadline::after_ns(timespec_to_ns(t));
   }

@@ -242,6 +242,13 @@ bool deliver_pending_with_mask(const sigset_t* mask) {
   return thread_runs.all_runs.load(std::memory_order_relaxed) != before;
 }
 
+bool end_call_for_held_signal(const sigset_t* mask) {
+  if (!holds_signal_unblocked_by(*mask)) return false;
+  deliver_pending_with_mask(mask);
+  errno = EINTR;
+  return true;
+}
+
 int raise_on_this_thread(int sig, const sigval* value, const sigset_t* deliver_mask) {
   GreenThread* self = thread_with_own_mask();
   if (deliver_mask == nullptr && self != nullptr) {

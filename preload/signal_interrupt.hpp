@@ -138,6 +138,12 @@ int raise_on_this_thread(int sig, const sigval* value = nullptr,
 // waits with a mask returns. Returns whether a handler ran.
 bool deliver_pending_with_mask(const sigset_t* mask);
 
+// For a call that waits with `mask` (ppoll, pselect, epoll_pwait): a signal
+// held for the calling green thread that `mask` lets through ends the call
+// with EINTR (errno set, true returned), its handler run with `mask`
+// installed (signal_mask.hpp).
+bool end_call_for_held_signal(const sigset_t* mask);
+
 // The green thread that receives the hub's process-directed signals (see
 // above); in a child forked by a green thread, that green thread.
 void set_signal_receiver(Hub& hub, GreenletBase* receiver);
